@@ -1,0 +1,52 @@
+# Everything a developer or CI runs. Needs only python3 (3.11+), make and git:
+# Poetry itself is installed into .tools/ when no `poetry` command is found.
+
+PYTHON ?= python3
+POETRY ?= $(shell command -v poetry 2>/dev/null || echo .tools/bin/poetry)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+export POETRY_VIRTUALENVS_IN_PROJECT := true
+export POETRY_NO_INTERACTION := 1
+# Keep TensorFlow's start-up chatter out of logs and test output.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+RUN := $(POETRY) run
+
+.PHONY: help install run lint format typecheck test model clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+.tools/bin/poetry:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "poetry>=2,<3"
+
+.venv/.installed: poetry.lock pyproject.toml | $(filter .tools/bin/poetry,$(POETRY))
+	$(POETRY) sync
+	@touch $@
+
+install: .venv/.installed  ## install the locked dependencies into .venv
+
+run: install  ## serve the gateway (embedded model) on http://$(HOST):$(PORT)
+	$(RUN) uvicorn api.main:create_app --factory --host $(HOST) --port $(PORT)
+
+lint: install  ## ruff lint and format check
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format: install  ## apply ruff's fixes and formatting
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+typecheck: install  ## mypy (strict)
+	$(RUN) mypy
+
+test: lint typecheck  ## lint, types and the whole test suite
+	$(RUN) pytest
+
+model: install  ## export the (untrained) EfficientNetB0 placeholder to models/deepfake/1
+	$(RUN) python -m models.export --out models/deepfake/1 --arch efficientnetb0 --force
+
+clean:  ## remove the virtual environments and caches
+	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache

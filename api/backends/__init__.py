@@ -1,0 +1,33 @@
+"""Scoring backends: one interface, TF Serving over REST or the SavedModel in-process."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from api.backends.base import BackendStatus, ScoringBackend
+from api.backends.embedded import EmbeddedBackend
+from api.backends.tf_serving import TFServingBackend
+from settings import BackendKind, Settings
+
+__all__ = ["BackendStatus", "EmbeddedBackend", "ScoringBackend", "TFServingBackend", "build"]
+
+
+async def build(settings: Settings, client: httpx.AsyncClient) -> ScoringBackend:
+    """The backend the settings ask for (TF Serving when TF_SERVING_URL is set, by default)."""
+    if settings.backend_kind is BackendKind.TF_SERVING:
+        assert settings.TF_SERVING_URL  # guaranteed by Settings' validator
+        return TFServingBackend(
+            client,
+            settings.TF_SERVING_URL,
+            settings.MODEL_NAME,
+            settings.MODEL_VERSION,
+            batch_size=settings.BATCH_SIZE,
+        )
+    return await asyncio.to_thread(
+        EmbeddedBackend.load,
+        settings.model_dir,
+        batch_size=settings.BATCH_SIZE,
+        threads=settings.INFERENCE_THREADS,
+    )

@@ -1,0 +1,57 @@
+"""The one interface every scoring backend implements."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from api.errors import BackendBadResponse
+
+BackendName = Literal["embedded", "tfserving"]
+
+
+@dataclass(frozen=True, slots=True)
+class BackendStatus:
+    ready: bool  # can score a batch right now
+    detail: str  # a human-readable reason, most useful when not ready
+
+
+class ScoringBackend(ABC):
+    """Scores batches of face crops: float32 [N, 64, 64, 3] in [0, 1] -> P(fake) [N]."""
+
+    name: BackendName
+
+    @abstractmethod
+    async def predict(self, batch: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    async def status(self) -> BackendStatus: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+def check_scores(raw: object, expected: int, source: str) -> np.ndarray:
+    """Validate a model's answer: one finite probability per crop, whatever its nesting."""
+    try:
+        scores = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise BackendBadResponse(f"{source} returned scores that are not numbers: {exc}") from exc
+    if scores.ndim == 2 and scores.shape[1] == 1:
+        scores = scores[:, 0]
+    if scores.shape != (expected,):
+        raise BackendBadResponse(
+            f"{source} returned scores of shape {list(scores.shape)} for {expected} crops; "
+            "the model must have one sigmoid output per crop"
+        )
+    bad = [float(v) for v in scores if not (math.isfinite(v) and 0.0 <= v <= 1.0)]
+    if bad:
+        raise BackendBadResponse(
+            f"{source} returned {len(bad)} score(s) outside [0, 1] (first: {bad[0]}); "
+            "the model output must be a probability"
+        )
+    return scores.astype(np.float32)

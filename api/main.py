@@ -1,0 +1,67 @@
+"""The app factory and its lifespan, which owns every long-lived resource.
+
+Run with `uvicorn api.main:create_app --factory`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from api import __version__, backends
+from api.errors import install_error_handlers
+from api.pipeline.faces import DetectorConfig, HaarFaceDetector
+from api.routes import health, predict
+from api.service import DetectionService
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Upload a video; the gateway samples frames, finds the face in each with a Haar cascade, scores
+64x64 crops with an EfficientNetB0 (TF Serving or in-process) and averages the frame scores.
+`score` is P(fake); `label` is "fake" when score >= the threshold.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            pool = ThreadPoolExecutor(settings.WORKER_THREADS, thread_name_prefix="pipeline")
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(timeout=httpx.Timeout(settings.REQUEST_TIMEOUT, connect=5.0))
+            )
+            backend = await backends.build(settings, client)
+            stack.push_async_callback(backend.close)
+            detector = HaarFaceDetector(
+                DetectorConfig(max_side=settings.DETECT_MAX_SIDE, min_face=settings.MIN_FACE_PX)
+            )
+            app.state.service = DetectionService(settings, backend, detector, pool)
+            log.info(
+                "serving %s v%s with the %s backend",
+                settings.MODEL_NAME,
+                settings.MODEL_VERSION,
+                backend.name,
+            )
+            yield
+
+    app = FastAPI(
+        title="Deepfake detection gateway",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(predict.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,104 @@
+"""Find faces with OpenCV's Haar cascade and cut them out as model-sized RGB crops.
+
+Detection runs on a grey, downscaled copy (Haar cost grows with pixel count; a 1080p frame takes
+~170 ms at full size and ~30 ms at 640 px, DESIGN.md) and the boxes are mapped back to source
+pixels, so crops keep the source's full detail.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+Box = tuple[int, int, int, int]  # x, y, w, h in source pixels
+
+CASCADE_FILE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+CROP_SIZE = 64
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorConfig:
+    max_side: int = 640  # longer side of the detection copy; 0 = full resolution
+    min_face: int = 30  # smallest face searched for, in detection-copy pixels
+    scale_factor: float = 1.1
+    min_neighbors: int = 5
+
+
+class HaarFaceDetector:
+    """Thread-safe: OpenCV's CascadeClassifier is not, so each thread gets its own."""
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        if not CASCADE_FILE.is_file():
+            raise RuntimeError(
+                f"Haar cascade not found at {CASCADE_FILE}: opencv-python-headless>=5 dropped "
+                "the cascades; install a 4.x release (the project pins <5)."
+            )
+        self._local = threading.local()
+
+    def _cascade(self) -> cv2.CascadeClassifier:
+        cascade = getattr(self._local, "cascade", None)
+        if cascade is None:
+            cascade = cv2.CascadeClassifier(str(CASCADE_FILE))
+            if cascade.empty():
+                raise RuntimeError(f"OpenCV could not load the Haar cascade {CASCADE_FILE}")
+            self._local.cascade = cascade
+        return cascade
+
+    def detection_scale(self, width: int, height: int) -> float:
+        """Factor from source pixels to detection pixels (<= 1)."""
+        side = max(width, height)
+        if self.config.max_side <= 0 or side <= self.config.max_side:
+            return 1.0
+        return self.config.max_side / side
+
+    def detect(self, bgr: np.ndarray) -> list[Box]:
+        """All faces in a BGR frame, in source pixels."""
+        height, width = bgr.shape[:2]
+        scale = self.detection_scale(width, height)
+        grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        found = self._cascade().detectMultiScale(
+            grey,
+            scaleFactor=self.config.scale_factor,
+            minNeighbors=self.config.min_neighbors,
+            minSize=(self.config.min_face, self.config.min_face),
+        )
+        return [_to_source(box, scale, width, height) for box in found]
+
+
+def _to_source(box: np.ndarray, scale: float, width: int, height: int) -> Box:
+    x, y, w, h = (float(v) / scale for v in box)
+    x0, y0 = max(0, round(x)), max(0, round(y))
+    x1, y1 = min(width, round(x + w)), min(height, round(y + h))
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def largest(boxes: list[Box]) -> Box | None:
+    return max(boxes, key=lambda b: b[2] * b[3]) if boxes else None
+
+
+def expand(box: Box, width: int, height: int, margin: float) -> Box:
+    """Grow a box about its centre by `margin` of its size (0.2 -> 1.2x), clipped to the frame."""
+    x, y, w, h = box
+    cx, cy = x + w / 2.0, y + h / 2.0
+    nw, nh = int(w * (1.0 + margin)), int(h * (1.0 + margin))
+    x0, y0 = max(0, int(cx - nw / 2.0)), max(0, int(cy - nh / 2.0))
+    x1, y1 = min(width, x0 + nw), min(height, y0 + nh)
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def crop(bgr: np.ndarray, box: Box, size: int = CROP_SIZE) -> np.ndarray:
+    """The box as an RGB uint8 [size, size, 3] patch."""
+    x, y, w, h = box
+    if w <= 0 or h <= 0:
+        raise ValueError(f"empty crop box {box}")
+    patch = cv2.cvtColor(bgr[y : y + h, x : x + w], cv2.COLOR_BGR2RGB)
+    interpolation = cv2.INTER_AREA if min(w, h) >= size else cv2.INTER_LINEAR
+    return cv2.resize(patch, (size, size), interpolation=interpolation)

@@ -1,0 +1,179 @@
+"""Receive the multipart upload straight into a temp file, enforcing the size limit as it streams.
+
+Starlette's form parsing reads the whole body (spooling it to disk) before a handler runs, so a
+limit could only be checked afterwards and the data would be copied twice. This reader parses the
+stream itself: the `file` part goes to one temp file in 1 MiB writes off the event loop, anything
+else is discarded, the request is refused with 413 the moment it crosses the limit, and the temp
+file is removed however the request ends (success, error, disconnect, cancellation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import python_multipart
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import parse_options_header
+
+from api.errors import EmptyUpload, InvalidRequest, MissingUpload, UploadTooLarge
+
+FLUSH_BYTES = 1 << 20
+# Room for multipart framing and small form fields on top of the file itself.
+FRAMING_SLACK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    path: Path
+    filename: str | None
+    content_type: str | None  # as the client declared it: a hint, never trusted
+    size: int
+
+
+class _FieldCollector:
+    """python-multipart callbacks that keep the bytes of one named file field."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.pending: list[bytes] = []
+        self.pending_bytes = 0
+        self.found = 0
+        self.filename: str | None = None
+        self.content_type: str | None = None
+        self._headers: dict[bytes, bytes] = {}
+        self._name = self._value = b""
+        self._active = False
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_part_begin": self._on_part_begin,
+            "on_header_field": self._on_header_field,
+            "on_header_value": self._on_header_value,
+            "on_header_end": self._on_header_end,
+            "on_headers_finished": self._on_headers_finished,
+            "on_part_data": self._on_part_data,
+            "on_part_end": self._on_part_end,
+        }
+
+    def take(self) -> bytes:
+        data = b"".join(self.pending)
+        self.pending.clear()
+        self.pending_bytes = 0
+        return data
+
+    def _on_part_begin(self) -> None:
+        self._headers = {}
+
+    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._name += data[start:end]
+
+    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _on_header_end(self) -> None:
+        self._headers[self._name.strip().lower()] = self._value.strip()
+        self._name = self._value = b""
+
+    def _on_headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        self._active = name == self.field
+        if not self._active:
+            return
+        self.found += 1
+        if self.found > 1:
+            raise InvalidRequest(f"Send one file per request: the field '{self.field}' came twice.")
+        raw_filename = options.get(b"filename")
+        self.filename = raw_filename.decode("utf-8", "replace") if raw_filename else None
+        declared = self._headers.get(b"content-type")
+        self.content_type = declared.decode("latin-1") if declared else None
+
+    def _on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._active:
+            self.pending.append(data[start:end])
+            self.pending_bytes += end - start
+
+    def _on_part_end(self) -> None:
+        self._active = False
+
+
+def _boundary(content_type: str | None, field: str) -> bytes:
+    kind, params = parse_options_header(content_type or "")
+    if kind != b"multipart/form-data" or b"boundary" not in params:
+        raise MissingUpload(
+            f"Send the video as multipart/form-data in a field named '{field}', "
+            f"for example: curl -F {field}=@clip.mp4 http://HOST/predict"
+        )
+    return params[b"boundary"]
+
+
+def _too_large(limit: int) -> UploadTooLarge:
+    return UploadTooLarge(
+        f"The upload is larger than the limit of {limit} bytes ({limit / 2**20:.0f} MiB). "
+        "Trim or re-encode the video, or raise MAX_UPLOAD_BYTES.",
+        details={"limit_bytes": limit},
+    )
+
+
+@asynccontextmanager
+async def receive_upload(
+    stream: AsyncIterator[bytes],
+    *,
+    content_type: str | None,
+    content_length: int | None,
+    field: str,
+    max_bytes: int,
+    directory: Path | None = None,
+) -> AsyncIterator[Upload]:
+    """Stream the `field` part of a multipart body to a temp file; remove it on exit."""
+    boundary = _boundary(content_type, field)
+    if content_length is not None and content_length > max_bytes + FRAMING_SLACK:
+        raise _too_large(max_bytes)  # refuse before reading a byte
+    collector = _FieldCollector(field)
+    parser = python_multipart.MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
+    fd, name = tempfile.mkstemp(prefix="upload-", suffix=".bin", dir=directory)
+    path, size, received = Path(name), 0, 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in stream:
+                received += len(chunk)
+                if received > max_bytes + FRAMING_SLACK:
+                    raise _too_large(max_bytes)
+                try:
+                    parser.write(chunk)
+                except FormParserError as exc:
+                    raise InvalidRequest(f"The multipart body is malformed: {exc}") from exc
+                if collector.pending_bytes >= FLUSH_BYTES:
+                    size += await _flush(out, collector, size, max_bytes)
+            size += await _flush(out, collector, size, max_bytes)
+            try:
+                parser.finalize()
+            except FormParserError as exc:
+                raise InvalidRequest(f"The multipart body is malformed: {exc}") from exc
+        if not collector.found:
+            raise MissingUpload(
+                f"No file in the form field '{field}'. Send the video as multipart/form-data, "
+                f"for example: curl -F {field}=@clip.mp4 http://HOST/predict"
+            )
+        if size == 0:
+            raise EmptyUpload("The uploaded file is empty (0 bytes).")
+        yield Upload(path, collector.filename, collector.content_type, size)
+    finally:
+        with suppress(FileNotFoundError):
+            path.unlink()
+
+
+async def _flush(out: BinaryIO, collector: _FieldCollector, written: int, max_bytes: int) -> int:
+    data = collector.take()
+    if written + len(data) > max_bytes:
+        raise _too_large(max_bytes)
+    if data:
+        await asyncio.to_thread(out.write, data)
+    return len(data)

@@ -1,0 +1,1 @@
+"""Model code (architectures, export) and, in `<name>/<version>/`, the SavedModels it writes."""

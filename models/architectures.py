@@ -1,0 +1,27 @@
+"""Networks that satisfy the serving contract: RGB 64x64 float32 in [0, 1] -> P(fake)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+INPUT_SIZE = 64
+INPUT_NAME = "image"
+
+
+def efficientnet_b0(seed: int = 0) -> Any:
+    """EfficientNetB0 from scratch (no ImageNet download is possible here) with a sigmoid head."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name=INPUT_NAME)
+    # Keras' EfficientNet normalises inputs in [0, 255] itself; the contract feeds [0, 1].
+    x = keras.layers.Rescaling(255.0, name="to_pixel_range")(inputs)
+    x = keras.applications.EfficientNetB0(
+        include_top=False, weights=None, input_shape=(INPUT_SIZE, INPUT_SIZE, 3), pooling="avg"
+    )(x)
+    x = keras.layers.Dropout(0.3)(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="p_fake")(x)
+    return keras.Model(inputs, outputs, name="deepfake_efficientnetb0")
+
+
+ARCHITECTURES = {"efficientnetb0": efficientnet_b0}

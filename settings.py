@@ -1,0 +1,70 @@
+"""The gateway's configuration: one object, read from the environment and `.env`.
+
+Names and defaults of the original service are kept as they were (MODEL_NAME, MODEL_VERSION,
+TF_SERVING_URL, DEFAULT_FPS, MAX_FRAMES, THRESHOLD, REQUEST_TIMEOUT, REQUIRE_AUTH, JWT_SECRET);
+everything else is new. Code receives a `Settings` instance; nothing else reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+class BackendKind(StrEnum):
+    AUTO = "auto"  # TF Serving when TF_SERVING_URL is set, otherwise embedded
+    EMBEDDED = "embedded"
+    TF_SERVING = "tfserving"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    # --- the original service's settings -------------------------------------------------
+    MODEL_NAME: str = Field("deepfake", pattern=r"^[A-Za-z0-9_.-]+$")
+    MODEL_VERSION: int = Field(1, ge=1)
+    TF_SERVING_URL: str | None = None
+    DEFAULT_FPS: float = Field(2.0, gt=0, le=120)
+    MAX_FRAMES: int = Field(256, ge=1, le=10_000)
+    THRESHOLD: float = Field(0.5, ge=0, le=1)
+    REQUEST_TIMEOUT: float = Field(30.0, gt=0)
+    REQUIRE_AUTH: bool = False
+    JWT_SECRET: SecretStr = SecretStr("")
+
+    # --- new ---------------------------------------------------------------------------------
+    BACKEND: BackendKind = BackendKind.AUTO
+    MODEL_BASE_PATH: Path = PROJECT_ROOT / "models"
+    MAX_UPLOAD_BYTES: int = Field(1024**3, ge=1)
+    UPLOAD_DIR: Path | None = None  # temp files for uploads; None = the system temp dir
+    WORKER_THREADS: int = Field(2, ge=1, le=64)
+    INFERENCE_THREADS: int = Field(1, ge=0, le=64)  # TensorFlow intra-op threads; 0 = TF decides
+    BATCH_SIZE: int = Field(64, ge=1, le=1024)
+    FACE_MARGIN: float = Field(0.2, ge=0, le=2)
+    DETECT_MAX_SIDE: int = Field(640, ge=0)  # 0 = detect at full resolution
+    MIN_FACE_PX: int = Field(30, ge=8)  # smallest face the cascade looks for, in detection pixels
+
+    @model_validator(mode="after")
+    def _check_backend(self) -> Settings:
+        if self.BACKEND is BackendKind.TF_SERVING and not self.TF_SERVING_URL:
+            raise ValueError("BACKEND=tfserving needs TF_SERVING_URL (for example http://tf-serving:8501)")
+        if self.REQUIRE_AUTH and not self.JWT_SECRET.get_secret_value():
+            raise ValueError("REQUIRE_AUTH=true needs JWT_SECRET: the bearer token clients must send")
+        return self
+
+    @property
+    def backend_kind(self) -> BackendKind:
+        """The backend actually used, with AUTO resolved."""
+        if self.BACKEND is BackendKind.AUTO:
+            return BackendKind.TF_SERVING if self.TF_SERVING_URL else BackendKind.EMBEDDED
+        return self.BACKEND
+
+    @property
+    def model_dir(self) -> Path:
+        return self.MODEL_BASE_PATH / self.MODEL_NAME / str(self.MODEL_VERSION)

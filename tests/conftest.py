@@ -1,0 +1,73 @@
+"""Shared fixtures: generated videos, small SavedModels, a TF Serving test server, settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from settings import Settings
+from tests.support.models import export_channel_mean
+from tests.support.tf_serving import TFServingTestServer
+from tests.support.videos import make_video
+
+MODEL = "deepfake"
+
+
+@pytest.fixture(scope="session")
+def model_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MODEL_BASE_PATH with deepfake v1 = mean red channel, v2 = mean green channel."""
+    base = tmp_path_factory.mktemp("models")
+    export_channel_mean(base, MODEL, 1, "red")
+    export_channel_mean(base, MODEL, 2, "green")
+    return base
+
+
+@pytest.fixture(scope="session")
+def tf_serving(model_base: Path) -> Iterator[TFServingTestServer]:
+    with TFServingTestServer() as server:
+        server.state.load(MODEL, model_base / MODEL)
+        yield server
+
+
+@pytest.fixture
+def serving(tf_serving: TFServingTestServer) -> Iterator[TFServingTestServer]:
+    """The session's server, with faults and version states reset after each test."""
+    yield tf_serving
+    tf_serving.state.faults.clear()
+    for servable in tf_serving.state.models[MODEL].values():
+        servable.state = "AVAILABLE"
+
+
+@pytest.fixture(scope="session")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real MP4 files, 640x360 unless named otherwise."""
+    root = tmp_path_factory.mktemp("videos")
+    return {
+        # 4 s at 10 fps, a face in every frame.
+        "faces": make_video(root / "faces.mp4", seconds=4, fps=10),
+        # 4 s at 10 fps, a face only during the first and third second.
+        "mixed": make_video(
+            root / "mixed.mp4", seconds=4, fps=10, has_face=lambda i: i // 10 in (0, 2)
+        ),
+        # 2 s at 10 fps, no face at all.
+        "no_face": make_video(root / "no_face.mp4", seconds=2, fps=10, has_face=lambda i: False),
+        # 2 s at 25 fps, 1280x720.
+        "hd": make_video(root / "hd.mp4", seconds=2, fps=25, width=1280, height=720),
+    }
+
+
+@pytest.fixture
+def make_settings(model_base: Path, tmp_path: Path) -> Callable[..., Settings]:
+    """Settings that ignore any .env file and point at the test models and a private temp dir."""
+    upload_dir = tmp_path / "uploads"
+    upload_dir.mkdir()
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"MODEL_BASE_PATH": model_base, "UPLOAD_DIR": upload_dir}
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return make

@@ -1,0 +1,39 @@
+"""Small SavedModels whose output is a known function of the pixels, for exact assertions.
+
+An untrained EfficientNetB0 answers 0.5 for every input, which would let wrong crops, swapped
+channels or a lost frame pass unnoticed; these models make every score checkable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from models.architectures import INPUT_NAME, INPUT_SIZE
+from models.export import export_saved_model
+
+CHANNEL = {"red": 0, "green": 1, "blue": 2}
+
+
+def channel_mean_model(channel: str = "red") -> object:
+    """P(fake) = mean of one RGB channel of the crop, in [0, 1] like the input."""
+    import keras
+
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name=INPUT_NAME)
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    dense = keras.layers.Dense(1, use_bias=False, name="pick")
+    outputs = dense(pooled)
+    weights = np.zeros((3, 1), np.float32)
+    weights[CHANNEL[channel], 0] = 1.0
+    dense.set_weights([weights])
+    return keras.Model(inputs, outputs)
+
+
+def expected_scores(batch: np.ndarray, channel: str = "red") -> np.ndarray:
+    """What channel_mean_model answers for a float [N, 64, 64, 3] batch."""
+    return batch[..., CHANNEL[channel]].reshape(len(batch), -1).mean(axis=1)
+
+
+def export_channel_mean(base: Path, name: str, version: int, channel: str = "red") -> Path:
+    return export_saved_model(channel_mean_model(channel), base / name / str(version))

@@ -1,0 +1,85 @@
+"""Real video files for tests, written with OpenCV from a real face photo.
+
+`skimage.data.astronaut()` (Eileen Collins, public domain) ships inside scikit-image; the Haar
+cascade finds her face whenever the photo is drawn at least ~200 px tall.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+from skimage import data
+
+BACKGROUND = 90
+
+
+@cache
+def astronaut_bgr() -> np.ndarray:
+    image: np.ndarray = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    image.setflags(write=False)
+    return image
+
+
+def blank_frame(width: int = 640, height: int = 360, value: int = BACKGROUND) -> np.ndarray:
+    """A frame with no face: a smooth gradient, so the encoder has something to encode."""
+    ramp = np.linspace(value - 40, value + 40, width, dtype=np.float32)
+    return np.repeat(np.repeat(ramp[None, :, None], height, axis=0), 3, axis=2).astype(np.uint8)
+
+
+def face_frame(
+    i: int, n: int, width: int = 640, height: int = 360, size: tuple[int, int] = (260, 330)
+) -> np.ndarray:
+    """Frame i of n: the astronaut photo sliding right and growing, so every crop differs."""
+    frame = blank_frame(width, height)
+    progress = i / max(1, n - 1)
+    side = round(size[0] + (size[1] - size[0]) * progress)
+    side = min(side, height - 10)
+    x = round(10 + (width - side - 20) * progress)
+    y = (height - side) // 2
+    frame[y : y + side, x : x + side] = cv2.resize(
+        astronaut_bgr(), (side, side), interpolation=cv2.INTER_AREA
+    )
+    return frame
+
+
+def write_video(path: Path, frames: Iterable[np.ndarray], fps: float, fourcc: str = "mp4v") -> Path:
+    writer: cv2.VideoWriter | None = None
+    try:
+        for frame in frames:
+            if writer is None:
+                height, width = frame.shape[:2]
+                writer = cv2.VideoWriter(
+                    str(path), cv2.VideoWriter.fourcc(*fourcc), fps, (width, height)
+                )
+                if not writer.isOpened():
+                    raise RuntimeError(f"OpenCV cannot write {fourcc} to {path}")
+            writer.write(frame)
+    finally:
+        if writer is not None:
+            writer.release()
+    return path
+
+
+def make_video(
+    path: Path,
+    *,
+    seconds: float,
+    fps: float,
+    has_face: Callable[[int], bool] = lambda i: True,
+    width: int = 640,
+    height: int = 360,
+) -> Path:
+    """A clip of `seconds` at `fps` whose frame i shows a face when has_face(i)."""
+    n = round(seconds * fps)
+    return write_video(
+        path,
+        (
+            face_frame(i, n, width, height) if has_face(i) else blank_frame(width, height)
+            for i in range(n)
+        ),
+        fps,
+    )
