@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +124,7 @@ def _too_large(limit: int) -> UploadTooLarge:
 
 @asynccontextmanager
 async def receive_upload(
-    stream: AsyncIterator[bytes],
+    stream: AsyncIterable[bytes],
     *,
     content_type: str | None,
     content_length: int | None,

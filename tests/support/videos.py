@@ -30,13 +30,12 @@ def blank_frame(width: int = 640, height: int = 360, value: int = BACKGROUND) ->
     return np.repeat(np.repeat(ramp[None, :, None], height, axis=0), 3, axis=2).astype(np.uint8)
 
 
-def face_frame(
-    i: int, n: int, width: int = 640, height: int = 360, size: tuple[int, int] = (260, 330)
-) -> np.ndarray:
-    """Frame i of n: the astronaut photo sliding right and growing, so every crop differs."""
+def face_frame(i: int, n: int, width: int = 640, height: int = 360) -> np.ndarray:
+    """Frame i of n: the astronaut photo sliding right and growing from 72% to 92% of the
+    frame height, so every crop differs and the face is found at any resolution."""
     frame = blank_frame(width, height)
     progress = i / max(1, n - 1)
-    side = round(size[0] + (size[1] - size[0]) * progress)
+    side = round(height * (0.72 + 0.2 * progress))
     side = min(side, height - 10)
     x = round(10 + (width - side - 20) * progress)
     y = (height - side) // 2
