@@ -53,9 +53,13 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_backend(self) -> Settings:
         if self.BACKEND is BackendKind.TF_SERVING and not self.TF_SERVING_URL:
-            raise ValueError("BACKEND=tfserving needs TF_SERVING_URL (for example http://tf-serving:8501)")
+            raise ValueError(
+                "BACKEND=tfserving needs TF_SERVING_URL (for example http://tf-serving:8501)"
+            )
         if self.REQUIRE_AUTH and not self.JWT_SECRET.get_secret_value():
-            raise ValueError("REQUIRE_AUTH=true needs JWT_SECRET: the bearer token clients must send")
+            raise ValueError(
+                "REQUIRE_AUTH=true needs JWT_SECRET: the bearer token clients must send"
+            )
         return self
 
     @property

@@ -19,7 +19,9 @@ class Meta(BaseModel):
     face_frames: int = Field(ge=0, description="Sampled frames in which a face was found")
     face_detect_rate: float = Field(ge=0, le=1, description="face_frames / sampled_frames")
     sampled_frames: int = Field(ge=0, description="Frames decoded and searched for a face")
-    target_fps: float = Field(gt=0, description="Sampling rate asked for (query fps or DEFAULT_FPS)")
+    target_fps: float = Field(
+        gt=0, description="Sampling rate asked for (query fps or DEFAULT_FPS)"
+    )
     max_frames: int = Field(ge=1, description="Cap on sampled frames for this request")
     width: int = Field(ge=0, description="Frame width in pixels")
     height: int = Field(ge=0, description="Frame height in pixels")

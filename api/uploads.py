@@ -166,8 +166,9 @@ async def receive_upload(
             raise EmptyUpload("The uploaded file is empty (0 bytes).")
         yield Upload(path, collector.filename, collector.content_type, size)
     finally:
+        # Synchronous on purpose: an awaited unlink could itself be cancelled and leak the file.
         with suppress(FileNotFoundError):
-            path.unlink()
+            path.unlink()  # noqa: ASYNC240
 
 
 async def _flush(out: BinaryIO, collector: _FieldCollector, written: int, max_bytes: int) -> int:

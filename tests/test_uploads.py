@@ -127,14 +127,14 @@ async def test_exactly_the_limit_is_accepted(tmp_path: Path) -> None:
 
 
 async def test_temp_file_removed_when_the_client_disconnects(tmp_path: Path) -> None:
-    class Disconnect(Exception):
+    class DisconnectError(Exception):
         pass
 
     async def broken() -> AsyncIterator[bytes]:
         yield body(part("file", b"x" * 3000))[:2000]
-        raise Disconnect
+        raise DisconnectError
 
-    with pytest.raises(Disconnect):
+    with pytest.raises(DisconnectError):
         await receive(broken(), tmp_path)  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
 
@@ -142,7 +142,7 @@ async def test_temp_file_removed_when_the_client_disconnects(tmp_path: Path) -> 
 async def test_temp_file_removed_when_processing_fails(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="downstream"):  # noqa: PT012
         async with receive_upload(
-            Stream(body(part("file", b"video"))),  # type: ignore[arg-type]
+            Stream(body(part("file", b"video"))),
             content_type=CONTENT_TYPE,
             content_length=None,
             field="file",

@@ -36,7 +36,9 @@ class EmbeddedBackend(ScoringBackend):
         self._signature = loaded.signatures[SIGNATURE]
         inputs = self._signature.structured_input_signature[1]
         if len(inputs) != 1:
-            raise ValueError(f"'{SIGNATURE}' of {model_dir} must take one input, has {list(inputs)}")
+            raise ValueError(
+                f"'{SIGNATURE}' of {model_dir} must take one input, has {list(inputs)}"
+            )
         (self._input_key,) = inputs
         self._batch_size = batch_size
         self.model_dir = model_dir

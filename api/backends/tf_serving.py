@@ -151,7 +151,9 @@ def _http_error(response: httpx.Response, model: str, version: int) -> BackendEr
 def _version_status(data: Any, model: str, version: int) -> BackendStatus:
     entries = data.get("model_version_status") if isinstance(data, dict) else None
     if not isinstance(entries, list):
-        return BackendStatus(ready=False, detail=f"{SOURCE} status answer has no model_version_status")
+        return BackendStatus(
+            ready=False, detail=f"{SOURCE} status answer has no model_version_status"
+        )
     for entry in entries:
         if isinstance(entry, dict) and str(entry.get("version")) == str(version):
             state = entry.get("state", "UNKNOWN")

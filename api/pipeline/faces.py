@@ -8,6 +8,7 @@ pixels, so crops keep the source's full detail.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 
 Box = tuple[int, int, int, int]  # x, y, w, h in source pixels
 
-CASCADE_FILE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+CASCADE_FILE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
 CROP_SIZE = 64
 
 
@@ -73,7 +74,7 @@ class HaarFaceDetector:
         return [_to_source(box, scale, width, height) for box in found]
 
 
-def _to_source(box: np.ndarray, scale: float, width: int, height: int) -> Box:
+def _to_source(box: Sequence[int], scale: float, width: int, height: int) -> Box:
     x, y, w, h = (float(v) / scale for v in box)
     x0, y0 = max(0, round(x)), max(0, round(y))
     x1, y1 = min(width, round(x + w)), min(height, round(y + h))

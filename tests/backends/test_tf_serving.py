@@ -35,9 +35,9 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def backend_for(
-    client: httpx.AsyncClient, url: str, version: int = 1, **kw: int
+    client: httpx.AsyncClient, url: str, version: int = 1, batch_size: int = 64
 ) -> TFServingBackend:
-    return TFServingBackend(client, url, MODEL, version, **kw)
+    return TFServingBackend(client, url, MODEL, version, batch_size=batch_size)
 
 
 def random_batch(n: int, seed: int = 0) -> np.ndarray:

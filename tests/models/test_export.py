@@ -1,4 +1,4 @@
-"""Exported SavedModels honour the serving contract: float32 [-1, 64, 64, 3] in [0, 1] -> [-1, 1]."""
+"""Exported SavedModels honour the contract: float32 [-1, 64, 64, 3] in [0, 1] -> [-1, 1]."""
 
 from __future__ import annotations
 

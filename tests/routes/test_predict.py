@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,22 +20,21 @@ ORIGINAL_KEYS = {"score", "label", "frame_samples", "version", "latency_ms", "me
 ORIGINAL_META = {"src_fps", "total_frames", "used_step", "face_frames", "face_detect_rate"}
 
 
-def upload(client: TestClient, path: Path, **params: object) -> dict[str, object]:
+def upload(client: TestClient, path: Path, **params: object) -> dict[str, Any]:
     with path.open("rb") as f:
         response = client.post(
             "/predict", params=params, files={"file": (path.name, f, "video/mp4")}
         )
     assert response.status_code == 200, response.text
-    body: dict[str, object] = response.json()
+    body: dict[str, Any] = response.json()
     return body
 
 
 def test_answer_keeps_the_original_shape(client: TestClient, videos: dict[str, Path]) -> None:
     body = upload(client, videos["faces"], fps=2)
-    assert ORIGINAL_KEYS <= body.keys()
+    assert body.keys() >= ORIGINAL_KEYS
     meta = body["meta"]
-    assert isinstance(meta, dict)
-    assert ORIGINAL_META <= meta.keys()
+    assert meta.keys() >= ORIGINAL_META
     assert meta["src_fps"] == 10.0
     assert meta["total_frames"] == 40
     assert meta["used_step"] == 5
@@ -53,13 +53,12 @@ def test_scores_are_exactly_the_model_on_the_pipeline_crops(
     ).crops
     expected = expected_scores(to_model_input(crops))
     samples = body["frame_samples"]
-    assert isinstance(samples, list)
     assert [s["t"] for s in samples] == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5])
     got = np.array([s["score"] for s in samples])
     np.testing.assert_allclose(got, expected, atol=1e-5)
     assert body["score"] == pytest.approx(float(expected.mean()), abs=1e-5)
     assert len(set(np.round(got, 4))) > 4  # the frames really differ
-    assert body["label"] == ("fake" if body["score"] >= body["threshold"] else "real")  # type: ignore[operator]
+    assert body["label"] == ("fake" if body["score"] >= body["threshold"] else "real")
 
 
 def test_both_backends_give_the_same_answer(
@@ -69,7 +68,7 @@ def test_both_backends_give_the_same_answer(
     remote = upload(make_client(TF_SERVING_URL=serving.url), videos["mixed"], fps=5)
     assert (embedded["backend"], remote["backend"]) == ("embedded", "tfserving")
     assert embedded["score"] == pytest.approx(remote["score"], abs=1e-4)
-    for a, b in zip(embedded["frame_samples"], remote["frame_samples"], strict=True):  # type: ignore[call-overload]
+    for a, b in zip(embedded["frame_samples"], remote["frame_samples"], strict=True):
         assert a["t"] == b["t"]
         assert a["score"] == pytest.approx(b["score"], abs=1e-4)
     assert embedded["meta"] == remote["meta"]
@@ -80,10 +79,9 @@ def test_face_detect_rate_counts_frames_without_faces(
 ) -> None:
     body = upload(client, videos["mixed"], fps=2)
     meta = body["meta"]
-    assert isinstance(meta, dict)
     assert (meta["sampled_frames"], meta["face_frames"]) == (8, 4)
     assert meta["face_detect_rate"] == 0.5
-    assert [s["t"] for s in body["frame_samples"]] == pytest.approx([0.0, 0.5, 2.0, 2.5])  # type: ignore[union-attr]
+    assert [s["t"] for s in body["frame_samples"]] == pytest.approx([0.0, 0.5, 2.0, 2.5])
 
 
 @pytest.mark.parametrize(("threshold", "label"), [(0.0, "fake"), (1.0, "real")])
@@ -97,15 +95,13 @@ def test_threshold_decides_the_label(
 def test_defaults_and_caps_from_settings(make_client: AppFactory, videos: dict[str, Path]) -> None:
     body = upload(make_client(DEFAULT_FPS=5.0, MAX_FRAMES=6), videos["faces"])
     meta = body["meta"]
-    assert isinstance(meta, dict)
     assert (meta["target_fps"], meta["used_step"], meta["sampled_frames"]) == (5.0, 2, 6)
     body = upload(make_client(MAX_FRAMES=6), videos["faces"], fps=10, max_frames=3)
-    assert body["meta"]["sampled_frames"] == 3  # type: ignore[index]
+    assert body["meta"]["sampled_frames"] == 3
 
 
 def test_hd_video(client: TestClient, videos: dict[str, Path]) -> None:
     body = upload(client, videos["hd"], fps=2)
     meta = body["meta"]
-    assert isinstance(meta, dict)
     assert (meta["width"], meta["height"], meta["used_step"]) == (1280, 720, 12)
     assert meta["face_frames"] == meta["sampled_frames"] == 5

@@ -32,7 +32,8 @@ def channel_mean_model(channel: str = "red") -> object:
 
 def expected_scores(batch: np.ndarray, channel: str = "red") -> np.ndarray:
     """What channel_mean_model answers for a float [N, 64, 64, 3] batch."""
-    return batch[..., CHANNEL[channel]].reshape(len(batch), -1).mean(axis=1)
+    scores: np.ndarray = batch[..., CHANNEL[channel]].reshape(len(batch), -1).mean(axis=1)
+    return scores
 
 
 def export_channel_mean(base: Path, name: str, version: int, channel: str = "red") -> Path:

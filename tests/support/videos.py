@@ -19,7 +19,7 @@ BACKGROUND = 90
 
 @cache
 def astronaut_bgr() -> np.ndarray:
-    image: np.ndarray = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    image: np.ndarray = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)  # type: ignore[no-untyped-call]
     image.setflags(write=False)
     return image
 
