@@ -62,7 +62,10 @@ class EmbeddedBackend(ScoringBackend):
                 f"No SavedModel at {model_dir} (expected {model_dir / 'saved_model.pb'}). "
                 "Check MODEL_BASE_PATH, MODEL_NAME and MODEL_VERSION, or run `make model`."
             )
-        return cls(tf.saved_model.load(str(model_dir)), model_dir, batch_size)
+        backend = cls(tf.saved_model.load(str(model_dir)), model_dir, batch_size)
+        # The first call traces and optimises the graph (~0.5 s); pay it at start, not on a user.
+        backend._run(np.zeros((1, 64, 64, 3), np.float32))
+        return backend
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         import tensorflow as tf
