@@ -42,5 +42,4 @@ def require_token(
 
 
 Service = Annotated[DetectionService, Depends(get_service)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
 Authenticated = Depends(require_token)
