@@ -24,6 +24,9 @@ help:  ## list the targets
 
 .venv/.installed: poetry.lock pyproject.toml | $(filter .tools/bin/poetry,$(POETRY))
 	$(POETRY) sync
+	@# TF Serving's protos (ModelServerConfig, PredictionLog) for warm-up files and config checks.
+	@# The package depends on the full tensorflow, already locked above: install it without deps.
+	$(RUN) python -m pip install --quiet --no-deps "tensorflow-serving-api>=2.16,<2.22"
 	@touch $@
 
 install: .venv/.installed  ## install the locked dependencies into .venv
