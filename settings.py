@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
@@ -42,6 +43,8 @@ class Settings(BaseSettings):
     BACKEND: BackendKind = BackendKind.AUTO
     MODEL_BASE_PATH: Path = PROJECT_ROOT / "models"
     MAX_UPLOAD_BYTES: int = Field(1024**3, ge=1)
+    MAX_VIDEO_PIXELS: int = Field(7680 * 4320, ge=1)  # per frame; larger videos are refused
+    MAX_INFLIGHT_REQUESTS: int = Field(8, ge=1)  # /predict admitted at once; more get 503
     UPLOAD_DIR: Path | None = None  # temp files for uploads; None = the system temp dir
     WORKER_THREADS: int = Field(2, ge=1, le=64)
     INFERENCE_THREADS: int = Field(1, ge=0, le=64)  # TensorFlow intra-op threads; 0 = TF decides
@@ -50,17 +53,48 @@ class Settings(BaseSettings):
     DETECT_MAX_SIDE: int = Field(640, ge=0)  # 0 = detect at full resolution
     MIN_FACE_PX: int = Field(30, ge=8)  # smallest face the cascade looks for, in detection pixels
 
+    # TF Serving resilience: retries only for failures where nothing was scored (refused
+    # connection, model loading, overload); a circuit breaker stops hammering a dead server.
+    BACKEND_RETRIES: int = Field(2, ge=0, le=10)
+    BACKEND_RETRY_BACKOFF: float = Field(0.2, ge=0)  # seconds, doubled per retry, jittered
+    BREAKER_FAILURES: int = Field(5, ge=1)  # consecutive outages that open the circuit
+    BREAKER_COOLDOWN: float = Field(10.0, gt=0)  # seconds before one trial request
+
+    # Auth and browsers. API_KEYS are accepted bearer tokens besides JWT_SECRET (comma
+    # separated), so keys can be rotated without downtime.
+    API_KEYS: Annotated[list[SecretStr], NoDecode] = []
+    CORS_ORIGINS: Annotated[list[str], NoDecode] = []
+    CORS_ALLOW_CREDENTIALS: bool = False
+
+    @field_validator("API_KEYS", "CORS_ORIGINS", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
     @model_validator(mode="after")
     def _check_backend(self) -> Settings:
         if self.BACKEND is BackendKind.TF_SERVING and not self.TF_SERVING_URL:
             raise ValueError(
                 "BACKEND=tfserving needs TF_SERVING_URL (for example http://tf-serving:8501)"
             )
-        if self.REQUIRE_AUTH and not self.JWT_SECRET.get_secret_value():
+        if self.REQUIRE_AUTH and not self.bearer_tokens:
             raise ValueError(
-                "REQUIRE_AUTH=true needs JWT_SECRET: the bearer token clients must send"
+                "REQUIRE_AUTH=true needs JWT_SECRET or API_KEYS: the bearer token(s) clients send"
+            )
+        if self.CORS_ALLOW_CREDENTIALS and "*" in self.CORS_ORIGINS:
+            raise ValueError(
+                "CORS_ORIGINS='*' cannot be combined with CORS_ALLOW_CREDENTIALS=true: "
+                "list the origins that may send credentials"
             )
         return self
+
+    @property
+    def bearer_tokens(self) -> list[bytes]:
+        """Every token /predict accepts when REQUIRE_AUTH is on."""
+        tokens = [self.JWT_SECRET, *self.API_KEYS]
+        return [t.get_secret_value().encode() for t in tokens if t.get_secret_value()]
 
     @property
     def backend_kind(self) -> BackendKind:

@@ -23,21 +23,25 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-_bearer = HTTPBearer(auto_error=False, description="The token set in JWT_SECRET")
+_bearer = HTTPBearer(auto_error=False, description="JWT_SECRET or one of API_KEYS")
 
 
 def require_token(
     settings: Annotated[Settings, Depends(get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """When REQUIRE_AUTH is on, demand `Authorization: Bearer <JWT_SECRET>`."""
+    """When REQUIRE_AUTH is on, demand `Authorization: Bearer <JWT_SECRET or one of API_KEYS>`."""
     if not settings.REQUIRE_AUTH:
         return
     if credentials is None:
         raise Unauthorized("Missing bearer token: send 'Authorization: Bearer <token>'.")
-    expected = settings.JWT_SECRET.get_secret_value().encode()
-    # Constant time, so the comparison does not reveal how much of a guess was right.
-    if not hmac.compare_digest(credentials.credentials.encode(), expected):
+    given = credentials.credentials.encode()
+    # Constant time, and every key is compared, so timing reveals neither how much of a guess
+    # was right nor which key matched.
+    matched = False
+    for token in settings.bearer_tokens:
+        matched |= hmac.compare_digest(given, token)
+    if not matched:
         raise Unauthorized("Invalid bearer token.")
 
 

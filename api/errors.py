@@ -79,6 +79,16 @@ class Unauthorized(GatewayError):
         super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
 
 
+class Overloaded(GatewayError):
+    """More requests in flight than the gateway admits: refused at once, not queued."""
+
+    status_code = 503
+    code = "overloaded"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
 # --- the scoring backend -------------------------------------------------------------------
 class BackendError(GatewayError):
     """The model server failed; the request itself may well be fine."""

@@ -4,28 +4,61 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from api.backends import ScoringBackend
-from api.errors import NoFaceFound, UnsupportedMedia
+from api.errors import NoFaceFound, Overloaded, UnsupportedMedia
 from api.pipeline.aggregate import detect_rate, label_for, video_score
 from api.pipeline.batching import to_model_input
 from api.pipeline.extract import FaceSamples, extract_faces
 from api.pipeline.faces import HaarFaceDetector
+from api.pipeline.sniff import MediaKind, Sniffed, sniff_file
 from api.schemas import FrameSample, Meta, PredictResponse
 from settings import Settings
 
 
-@dataclass(frozen=True, slots=True)
+class Admission:
+    """Counts /predict requests in flight and refuses, rather than queues, those over the limit.
+
+    Refusing at once keeps latency bounded for the admitted ones and tells a client (or a load
+    balancer) to go elsewhere; the pool's queue can then never hold more than `limit` jobs.
+    Used on the event loop only, so a plain counter is safe.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active = 0
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        if self.active >= self.limit:
+            raise Overloaded(
+                f"The gateway is busy with {self.active} videos (MAX_INFLIGHT_REQUESTS="
+                f"{self.limit}); retry in a moment.",
+            )
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+
+
+@dataclass(slots=True)
 class DetectionService:
     settings: Settings
     backend: ScoringBackend
     detector: HaarFaceDetector
     pool: Executor  # CPU-bound pipeline work runs here, never on the event loop
+    admission: Admission = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(self.settings.MAX_INFLIGHT_REQUESTS)
 
     async def predict(self, path: Path, *, fps: float, max_frames: int) -> PredictResponse:
         started = time.perf_counter()
@@ -36,12 +69,14 @@ class DetectionService:
         return self._answer(samples, scores, fps, max_frames, started)
 
     def _extract(self, path: Path, fps: float, max_frames: int) -> FaceSamples:
+        _require_video(sniff_file(path))
         return extract_faces(
             path,
             target_fps=fps,
             max_frames=max_frames,
             detector=self.detector,
             margin=self.settings.FACE_MARGIN,
+            max_pixels=self.settings.MAX_VIDEO_PIXELS,
         )
 
     def _answer(
@@ -78,6 +113,23 @@ class DetectionService:
             backend=self.backend.name,
             threshold=threshold,
         )
+
+
+def _require_video(sniffed: Sniffed) -> None:
+    if sniffed.kind is MediaKind.VIDEO:
+        return
+    advice = {
+        MediaKind.IMAGE: f"a {sniffed.format} image; /predict takes videos",
+        MediaKind.AUDIO: f"{sniffed.format} audio without a picture",
+        MediaKind.DOCUMENT: f"a {sniffed.format} file, not a video",
+        MediaKind.TEXT: f"{sniffed.format}, not a video",
+        MediaKind.UNKNOWN: "not in a recognised video container",
+    }[sniffed.kind]
+    raise UnsupportedMedia(
+        f"The upload is {advice}. Send a video file: MP4/MOV, WebM/MKV, AVI, FLV, MPEG-TS/PS, "
+        "WMV or Ogg (the type is read from the file's bytes, not its name).",
+        details={"detected": sniffed.format},
+    )
 
 
 def _smallest_face_hint(detector: HaarFaceDetector) -> str:

@@ -42,7 +42,8 @@ def test_read_from_a_dotenv_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ("values", "message"),
     [
         ({"BACKEND": "tfserving"}, "needs TF_SERVING_URL"),
-        ({"REQUIRE_AUTH": True}, "needs JWT_SECRET"),
+        ({"REQUIRE_AUTH": True}, "needs JWT_SECRET or API_KEYS"),
+        ({"CORS_ORIGINS": ["*"], "CORS_ALLOW_CREDENTIALS": True}, "cannot be combined"),
         ({"THRESHOLD": 1.5}, "less than or equal to 1"),
         ({"DEFAULT_FPS": 0}, "greater than 0"),
         ({"MAX_FRAMES": 0}, "greater than or equal to 1"),

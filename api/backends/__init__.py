@@ -8,22 +8,37 @@ import httpx
 
 from api.backends.base import BackendStatus, ScoringBackend
 from api.backends.embedded import EmbeddedBackend
+from api.backends.guard import CircuitBreaker, GuardedBackend
 from api.backends.tf_serving import TFServingBackend
 from settings import BackendKind, Settings
 
-__all__ = ["BackendStatus", "EmbeddedBackend", "ScoringBackend", "TFServingBackend", "build"]
+__all__ = [
+    "BackendStatus",
+    "CircuitBreaker",
+    "EmbeddedBackend",
+    "GuardedBackend",
+    "ScoringBackend",
+    "TFServingBackend",
+    "build",
+]
 
 
 async def build(settings: Settings, client: httpx.AsyncClient) -> ScoringBackend:
     """The backend the settings ask for (TF Serving when TF_SERVING_URL is set, by default)."""
     if settings.backend_kind is BackendKind.TF_SERVING:
         assert settings.TF_SERVING_URL  # guaranteed by Settings' validator
-        return TFServingBackend(
+        remote = TFServingBackend(
             client,
             settings.TF_SERVING_URL,
             settings.MODEL_NAME,
             settings.MODEL_VERSION,
             batch_size=settings.BATCH_SIZE,
+        )
+        return GuardedBackend(
+            remote,
+            retries=settings.BACKEND_RETRIES,
+            backoff=settings.BACKEND_RETRY_BACKOFF,
+            breaker=CircuitBreaker(settings.BREAKER_FAILURES, settings.BREAKER_COOLDOWN),
         )
     return await asyncio.to_thread(
         EmbeddedBackend.load,

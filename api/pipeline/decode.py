@@ -37,6 +37,9 @@ class Frame:
 
 # When the container declares no usable rate, step as if it were this (the common default).
 FALLBACK_FPS = 25.0
+# Declared rates above this are treated as missing: no camera or codec in use produces them,
+# and trusting one would make the sampling step absurd.
+MAX_PLAUSIBLE_FPS = 1000.0
 
 
 @contextmanager
@@ -57,7 +60,7 @@ def probe(cap: cv2.VideoCapture) -> VideoInfo:
     fps = cap.get(cv2.CAP_PROP_FPS)
     frames = cap.get(cv2.CAP_PROP_FRAME_COUNT)
     return VideoInfo(
-        src_fps=float(fps) if math.isfinite(fps) and fps > 0 else 0.0,
+        src_fps=float(fps) if math.isfinite(fps) and 0 < fps <= MAX_PLAUSIBLE_FPS else 0.0,
         total_frames=int(frames) if math.isfinite(frames) and frames > 0 else 0,
         width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
         height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),

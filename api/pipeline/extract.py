@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from api.errors import UnsupportedMedia
 from api.pipeline.decode import VideoInfo, open_video, probe, sample_frames, sampling_step
 from api.pipeline.faces import CROP_SIZE, Box, HaarFaceDetector, crop, expand, largest
 
@@ -34,6 +35,7 @@ def extract_faces(
     max_frames: int,
     detector: HaarFaceDetector,
     margin: float,
+    max_pixels: int = 7680 * 4320,
     crop_size: int = CROP_SIZE,
 ) -> FaceSamples:
     """Sample frames at `target_fps` (at most `max_frames`) and crop the largest face in each.
@@ -43,8 +45,11 @@ def extract_faces(
     """
     with open_video(path) as cap:
         info = probe(cap)
+        _check_pixels(info.width, info.height, max_pixels)
         samples = FaceSamples(info=info, step=sampling_step(info.src_fps, target_fps))
         for frame in sample_frames(cap, samples.step, max_frames):
+            # Declared sizes can lie; the decoded frame cannot.
+            _check_pixels(frame.image.shape[1], frame.image.shape[0], max_pixels)
             samples.sampled_frames += 1
             box = largest(detector.detect(frame.image))
             if box is None:
@@ -54,3 +59,12 @@ def extract_faces(
             samples.boxes.append(box)
             samples.crops.append(crop(frame.image, expand(box, width, height, margin), crop_size))
     return samples
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise UnsupportedMedia(
+            f"The video is {width}x{height} pixels per frame, more than this server's limit of "
+            f"{max_pixels} (MAX_VIDEO_PIXELS). Downscale it (for example to 1920x1080) and retry.",
+            details={"width": width, "height": height, "max_pixels": max_pixels},
+        )

@@ -47,7 +47,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         415: "Not a decodable video",
         422: "Invalid parameters, missing file field, or no face in any sampled frame",
         502: "The model server failed or answered nonsense",
-        503: "The model server is unreachable, not loaded or overloaded",
+        503: "The gateway is busy, or the model server is unreachable, loading or overloaded",
         504: "The model server did not answer within REQUEST_TIMEOUT",
     }.items()
 }
@@ -77,16 +77,18 @@ async def predict(
             f"max_frames={max_frames} is above this server's MAX_FRAMES={settings.MAX_FRAMES}."
         )
     length = request.headers.get("content-length")
-    async with receive_upload(
-        request.stream(),
-        content_type=request.headers.get("content-type"),
-        content_length=int(length) if length and length.isdigit() else None,
-        field=FIELD,
-        max_bytes=settings.MAX_UPLOAD_BYTES,
-        directory=settings.UPLOAD_DIR,
-    ) as upload:
-        return await service.predict(
-            upload.path,
-            fps=fps or settings.DEFAULT_FPS,
-            max_frames=max_frames or settings.MAX_FRAMES,
-        )
+    # Admission first: a refused request costs no upload, no disk and no decoding.
+    with service.admission.admit():
+        async with receive_upload(
+            request.stream(),
+            content_type=request.headers.get("content-type"),
+            content_length=int(length) if length and length.isdigit() else None,
+            field=FIELD,
+            max_bytes=settings.MAX_UPLOAD_BYTES,
+            directory=settings.UPLOAD_DIR,
+        ) as upload:
+            return await service.predict(
+                upload.path,
+                fps=fps or settings.DEFAULT_FPS,
+                max_frames=max_frames or settings.MAX_FRAMES,
+            )
