@@ -1,0 +1,171 @@
+"""Every kind of broken or hostile upload gets a clear answer, leaves no temp file behind, and
+the gateway keeps serving. Fixtures are generated here or committed under tests/fixtures/media."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.routes.conftest import AppFactory
+from tests.support.videos import astronaut_bgr, write_video
+
+MEDIA = Path(__file__).parents[1] / "fixtures" / "media"
+
+
+def image(ext: str) -> bytes:
+    ok, data = cv2.imencode(ext, astronaut_bgr())
+    assert ok
+    return data.tobytes()
+
+
+def truncated(videos: dict[str, Path]) -> bytes:
+    data = videos["faces"].read_bytes()
+    return data[: len(data) // 2]  # OpenCV's writer puts the index (moov) at the end
+
+
+def zero_frames(tmp: Path) -> bytes:
+    path = write_video(tmp / "zero.mp4", [], fps=10)
+    if not path.exists():  # nothing written without a first frame: build the empty container
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10, (64, 48))
+        writer.release()
+    return path.read_bytes()
+
+
+def absurd_rate(tmp: Path) -> bytes:
+    frames = [np.full((48, 64, 3), 100, np.uint8)] * 3
+    return write_video(tmp / "fast.mp4", frames, fps=5000).read_bytes()
+
+
+Maker = Callable[[dict[str, Path], Path], bytes]
+
+BAD: list[tuple[str, Maker, int, str, str]] = [
+    ("text named .mp4", lambda v, t: b"just some text\n" * 50, 415, "unsupported_media", "text"),
+    ("pdf named .mp4", lambda v, t: b"%PDF-1.4\n" + bytes(3000), 415, "unsupported_media", "PDF"),
+    ("zip", lambda v, t: b"PK\x03\x04" + bytes(100), 415, "unsupported_media", "ZIP"),
+    ("jpeg image", lambda v, t: image(".jpg"), 415, "unsupported_media", "JPEG image"),
+    ("png image", lambda v, t: image(".png"), 415, "unsupported_media", "PNG image"),
+    ("webp image", lambda v, t: image(".webp"), 415, "unsupported_media", "WebP image"),
+    (
+        "hls playlist",
+        lambda v, t: b"#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n",
+        415,
+        "unsupported_media",
+        "HLS playlist",
+    ),
+    (
+        "audio-only mp4",
+        lambda v, t: (MEDIA / "audio_only.m4a").read_bytes(),
+        415,
+        "unsupported_media",
+        "audio without a picture",
+    ),
+    (
+        "audio-only matroska",
+        lambda v, t: (MEDIA / "audio_only.mka").read_bytes(),
+        415,
+        "unsupported_media",
+        "could not be opened as a video",
+    ),
+    (
+        "truncated mp4",
+        lambda v, t: truncated(v),
+        415,
+        "unsupported_media",
+        "could not be opened",
+    ),
+    ("zero frames", lambda v, t: zero_frames(t), 415, "unsupported_media", "could not be opened"),
+    ("random bytes", lambda v, t: bytes(range(256)) * 20, 415, "unsupported_media", "recognised"),
+    ("no face", lambda v, t: v["no_face"].read_bytes(), 422, "no_face_detected", "No face"),
+    ("absurd fps, no face", lambda v, t: absurd_rate(t), 422, "no_face_detected", "No face"),
+]
+
+
+def post(client: TestClient, data: bytes, name: str = "clip.mp4", **params: Any) -> Any:
+    return client.post("/predict", params=params, files={"file": (name, data, "video/mp4")})
+
+
+def upload_dir(client: TestClient) -> Path:
+    path: Path = client.app.state.settings.UPLOAD_DIR  # type: ignore[attr-defined]
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "code", "message"),
+    [case[1:] for case in BAD],
+    ids=[case[0] for case in BAD],
+)
+def test_bad_upload(
+    make_client: AppFactory,
+    videos: dict[str, Path],
+    tmp_path: Path,
+    make: Maker,
+    status: int,
+    code: str,
+    message: str,
+) -> None:
+    client = make_client()
+    response = post(client, make(videos, tmp_path))
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code
+    assert message in body["error"]
+    assert list(upload_dir(client).iterdir()) == []
+    assert post(client, videos["faces"].read_bytes()).status_code == 200
+
+
+def test_declared_frame_rate_beyond_belief_is_ignored(
+    make_client: AppFactory, tmp_path: Path
+) -> None:
+    frames = [cv2.resize(astronaut_bgr(), (360, 360))] * 30
+    data = write_video(tmp_path / "fast.mp4", frames, fps=5000).read_bytes()
+    meta = post(make_client(), data).json()["meta"]
+    assert meta["src_fps"] == 0.0  # 5000 declared: treated as unknown
+    assert meta["used_step"] == 12  # stepped as if 25 fps at the default 2 fps
+    assert meta["sampled_frames"] == 3
+
+
+def test_too_many_pixels_per_frame(make_client: AppFactory, videos: dict[str, Path]) -> None:
+    client = make_client(MAX_VIDEO_PIXELS=640 * 360 - 1)
+    response = post(client, videos["faces"].read_bytes())
+    assert response.status_code == 415
+    assert "640x360 pixels per frame" in response.json()["error"]
+    assert response.json()["details"]["max_pixels"] == 640 * 360 - 1
+
+
+def test_phone_rotation_metadata_is_applied(make_client: AppFactory) -> None:
+    """Frames are stored sideways; without the display matrix no face would be found."""
+    body = post(make_client(), (MEDIA / "rotated_270.mp4").read_bytes(), fps=5).json()
+    meta = body["meta"]
+    assert (meta["width"], meta["height"]) == (640, 360)
+    assert meta["face_frames"] == meta["sampled_frames"] == 10
+
+
+def test_webm(make_client: AppFactory) -> None:
+    body = post(make_client(), (MEDIA / "clip.webm").read_bytes(), "clip.webm").json()
+    assert body["meta"]["face_frames"] == body["meta"]["sampled_frames"] == 4
+
+
+def test_variable_frame_rate_uses_decoder_timestamps(make_client: AppFactory) -> None:
+    """The container claims 10 fps; frames are 0.1 s apart, then 0.2 s apart."""
+    body = post(make_client(), (MEDIA / "vfr.mkv").read_bytes(), "vfr.mkv", fps=5).json()
+    times = [s["t"] for s in body["frame_samples"]]
+    assert body["meta"]["used_step"] == 2
+    assert times == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.9, 1.3, 1.7, 2.1], abs=1e-3)
+    assert times[-1] > 1.5  # index arithmetic (14 / 10 fps) would have said 1.4
+
+
+def test_file_name_and_content_type_are_not_trusted(
+    make_client: AppFactory, videos: dict[str, Path]
+) -> None:
+    client = make_client()
+    data = videos["faces"].read_bytes()
+    response = client.post("/predict", files={"file": ("notes.txt", data, "text/plain")})
+    assert response.status_code == 200
+    response = client.post("/predict", files={"file": ("a.mp4", image(".png"), "video/mp4")})
+    assert response.status_code == 415
