@@ -121,7 +121,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_gateway_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, GatewayError)
-        if exc.status_code >= 500:
+        if isinstance(exc, BackendError):
             log.warning("%s: %s", exc.code, exc.message)
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 

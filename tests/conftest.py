@@ -54,6 +54,8 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ),
         # 2 s at 10 fps, no face at all.
         "no_face": make_video(root / "no_face.mp4", seconds=2, fps=10, has_face=lambda i: False),
+        # 1 s at 10 fps, a face in every frame: the cheapest real request.
+        "short": make_video(root / "short.mp4", seconds=1, fps=10),
         # 2 s at 25 fps, 1280x720.
         "hd": make_video(root / "hd.mp4", seconds=2, fps=25, width=1280, height=720),
     }
