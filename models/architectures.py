@@ -24,4 +24,27 @@ def efficientnet_b0(seed: int = 0) -> Any:
     return keras.Model(inputs, outputs, name="deepfake_efficientnetb0")
 
 
-ARCHITECTURES = {"efficientnetb0": efficientnet_b0}
+def cnn4(seed: int = 0, width: int = 32) -> Any:
+    """A small 4-block CNN (conv-BN-ReLU-pool, `width` doubling per block) with the same head.
+
+    On this data and a CPU budget of minutes it learns the self-blending signal far sooner than
+    an EfficientNetB0 from scratch (DESIGN.md: 0.76 vs 0.59 held-out video AUC); kept as the
+    fallback architecture and for fast tests (`width` 4 trains in a second).
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name=INPUT_NAME)
+    x = inputs
+    for block in range(4):
+        x = keras.layers.Conv2D(width * 2**block, 3, padding="same", use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(0.3)(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="p_fake")(x)
+    return keras.Model(inputs, outputs, name="deepfake_cnn4")
+
+
+ARCHITECTURES = {"efficientnetb0": efficientnet_b0, "cnn4": cnn4}

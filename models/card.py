@@ -1,0 +1,94 @@
+"""The model card: `<base>/<name>/<version>/model_card.json`, next to saved_model.pb.
+
+The gateway reads `threshold` (when THRESHOLD is not set), `operating_points` and
+`uncertainty_band`; everything else is for people: what the model was trained on, how it was
+validated, what its numbers do and do not mean.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+CARD_FILE = "model_card.json"
+REQUIRED = ("threshold", "threshold_method", "operating_points", "uncertainty_band")
+
+INPUT_CONTRACT = {
+    "serving_default": {
+        "inputs": {"image": "float32 [-1, 64, 64, 3], RGB, pixel / 255 in [0, 1]"},
+        "outputs": {"p_fake": "float32 [-1, 1], P(fake) per crop"},
+    },
+    "crops": (
+        "the largest Haar face of a frame (OpenCV haarcascade_frontalface_default, detection on a "
+        "copy whose longer side is at most 640 px, minNeighbors 5, minSize 30), grown by a 0.2 "
+        "margin about its centre, clipped to the frame, resized to 64x64 (INTER_AREA when "
+        "shrinking): api.pipeline.faces"
+    ),
+    "video_score": "mean of the frame scores; 'fake' when score >= threshold",
+}
+
+INTENDED_USE = (
+    "Research reference model for the gateway: exercises the serving path end to end and gives a "
+    "weak, documented signal on face crops. Not for decisions about people, content moderation "
+    "or any claim that a video is authentic or manipulated."
+)
+
+
+def code_version(repo: Path | None = None) -> dict[str, Any]:
+    """The git commit of the code that trained and exported the model, and whether the
+    working tree had uncommitted changes under models/."""
+    cwd = repo or Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "models"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": "unknown", "dirty": None}
+    return {"commit": commit, "dirty": bool(dirty)}
+
+
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def write_card(model_dir: Path, card: dict[str, Any]) -> Path:
+    missing = [key for key in REQUIRED if key not in card]
+    if missing:
+        raise ValueError(f"model card lacks {missing}")
+    path = model_dir / CARD_FILE
+    path.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    return path
+
+
+def read_card(model_dir: Path) -> dict[str, Any]:
+    card: dict[str, Any] = json.loads((model_dir / CARD_FILE).read_text(encoding="utf-8"))
+    return card
+
+
+def placeholder_card(name: str, version: int, architecture: str, signatures: Any) -> dict[str, Any]:
+    """The card of an untrained export: honest that nothing was learned."""
+    return {
+        "name": name,
+        "version": version,
+        "created": today(),
+        "trained": False,
+        "architecture": {"name": architecture},
+        "input": INPUT_CONTRACT,
+        "signatures": signatures,
+        "threshold": 0.5,
+        "threshold_method": "none: untrained placeholder (scores are ~0.5 for every input)",
+        "operating_points": {},
+        "uncertainty_band": [0.0, 1.0],
+        "intended_use": "Placeholder to exercise the serving path; it has learned nothing.",
+        "code_version": code_version(),
+    }
