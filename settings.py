@@ -34,13 +34,18 @@ class Settings(BaseSettings):
     TF_SERVING_URL: str | None = None
     DEFAULT_FPS: float = Field(2.0, gt=0, le=120)
     MAX_FRAMES: int = Field(256, ge=1, le=10_000)
-    THRESHOLD: float = Field(0.5, ge=0, le=1)
+    # None: the threshold in the model card of the version that answered, else 0.5.
+    THRESHOLD: float | None = Field(None, ge=0, le=1)
     REQUEST_TIMEOUT: float = Field(30.0, gt=0)
     REQUIRE_AUTH: bool = False
     JWT_SECRET: SecretStr = SecretStr("")
 
     # --- new ---------------------------------------------------------------------------------
     BACKEND: BackendKind = BackendKind.AUTO
+    # Serve the version a TF Serving label points to (e.g. "stable") instead of MODEL_VERSION.
+    MODEL_VERSION_LABEL: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+    READY_CACHE_SECONDS: float = Field(5.0, ge=0)  # how long a /health/ready verdict is reused
+    LOG_LEVEL: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     MODEL_BASE_PATH: Path = PROJECT_ROOT / "models"
     MAX_UPLOAD_BYTES: int = Field(1024**3, ge=1)
     MAX_VIDEO_PIXELS: int = Field(7680 * 4320, ge=1)  # per frame; larger videos are refused
@@ -78,6 +83,11 @@ class Settings(BaseSettings):
         if self.BACKEND is BackendKind.TF_SERVING and not self.TF_SERVING_URL:
             raise ValueError(
                 "BACKEND=tfserving needs TF_SERVING_URL (for example http://tf-serving:8501)"
+            )
+        if self.MODEL_VERSION_LABEL and self.backend_kind is not BackendKind.TF_SERVING:
+            raise ValueError(
+                "MODEL_VERSION_LABEL needs TF Serving (set TF_SERVING_URL); "
+                "the embedded backend serves MODEL_VERSION"
             )
         if self.REQUIRE_AUTH and not self.bearer_tokens:
             raise ValueError(

@@ -16,8 +16,11 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import __version__, backends
 from api.errors import install_error_handlers
+from api.metrics import Metrics
+from api.middleware import ObservabilityMiddleware
 from api.pipeline.faces import DetectorConfig, HaarFaceDetector
-from api.routes import health, predict
+from api.readiness import ReadinessProbe
+from api.routes import health, metrics, predict
 from api.service import DetectionService
 from settings import Settings
 
@@ -30,8 +33,21 @@ Upload a video; the gateway samples frames, finds the face in each with a Haar c
 """
 
 
+def configure_logging(level: str) -> None:
+    """Our loggers print one line per record to stderr; uvicorn keeps its own handlers."""
+    logger = logging.getLogger("api")
+    logger.setLevel(level)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_logging(settings.LOG_LEVEL)
+    app_metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,11 +62,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             detector = HaarFaceDetector(
                 DetectorConfig(max_side=settings.DETECT_MAX_SIDE, min_face=settings.MIN_FACE_PX)
             )
-            app.state.service = DetectionService(settings, backend, detector, pool)
+            service = DetectionService(settings, backend, detector, pool, app_metrics)
+            app.state.service = service
+            app.state.readiness = ReadinessProbe(service, settings.READY_CACHE_SECONDS)
             log.info(
-                "serving %s v%s with the %s backend",
+                "serving %s %s with the %s backend",
                 settings.MODEL_NAME,
-                settings.MODEL_VERSION,
+                f"label {settings.MODEL_VERSION_LABEL}"
+                if settings.MODEL_VERSION_LABEL
+                else f"v{settings.MODEL_VERSION}",
                 backend.name,
             )
             yield
@@ -62,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = app_metrics
     if settings.CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,
@@ -70,7 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    # Outermost, so every answer (errors and CORS refusals too) is counted and logged.
+    app.add_middleware(ObservabilityMiddleware, metrics=app_metrics)
     install_error_handlers(app)
     app.include_router(predict.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app

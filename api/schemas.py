@@ -37,6 +37,10 @@ class PredictResponse(BaseModel):
     model: str = Field(description="Model name")
     backend: Literal["embedded", "tfserving"] = Field(description="Where the model ran")
     threshold: float = Field(ge=0, le=1, description="Decision threshold applied to score")
+    threshold_source: str = Field(
+        description="Where the threshold came from: 'THRESHOLD setting', 'model card v<N>' "
+        "(chosen on validation) or 'default' (0.5)"
+    )
 
 
 class HealthResponse(BaseModel):
@@ -45,6 +49,14 @@ class HealthResponse(BaseModel):
     model: str
     version: str
     detail: str
+
+
+class ReadyResponse(BaseModel):
+    ready: bool = Field(description="True when a known clip was just scored end to end")
+    model: str
+    version: str | None = Field(description="The model version that answered the probe")
+    backend: str
+    checks: dict[str, str] = Field(description="Each check: 'ok' or why it failed")
 
 
 class LiveResponse(BaseModel):

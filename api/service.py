@@ -4,49 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from concurrent.futures import Executor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-from api.backends import ScoringBackend
-from api.errors import NoFaceFound, Overloaded, UnsupportedMedia
+from api.admission import Admission
+from api.backends import Scored, ScoringBackend
+from api.errors import BackendError, NoFaceFound, UnsupportedMedia
+from api.metrics import Metrics
 from api.pipeline.aggregate import detect_rate, label_for, video_score
 from api.pipeline.batching import to_model_input
 from api.pipeline.extract import FaceSamples, extract_faces
 from api.pipeline.faces import HaarFaceDetector
 from api.pipeline.sniff import MediaKind, Sniffed, sniff_file
 from api.schemas import FrameSample, Meta, PredictResponse
+from api.thresholds import ThresholdPolicy
 from settings import Settings
-
-
-class Admission:
-    """Counts /predict requests in flight and refuses, rather than queues, those over the limit.
-
-    Refusing at once keeps latency bounded for the admitted ones and tells a client (or a load
-    balancer) to go elsewhere; the pool's queue can then never hold more than `limit` jobs.
-    Used on the event loop only, so a plain counter is safe.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.active = 0
-
-    @contextmanager
-    def admit(self) -> Iterator[None]:
-        if self.active >= self.limit:
-            raise Overloaded(
-                f"The gateway is busy with {self.active} videos (MAX_INFLIGHT_REQUESTS="
-                f"{self.limit}); retry in a moment.",
-            )
-        self.active += 1
-        try:
-            yield
-        finally:
-            self.active -= 1
 
 
 @dataclass(slots=True)
@@ -55,18 +29,46 @@ class DetectionService:
     backend: ScoringBackend
     detector: HaarFaceDetector
     pool: Executor  # CPU-bound pipeline work runs here, never on the event loop
+    metrics: Metrics
     admission: Admission = field(init=False)
+    thresholds: ThresholdPolicy = field(init=False)
 
     def __post_init__(self) -> None:
         self.admission = Admission(self.settings.MAX_INFLIGHT_REQUESTS)
+        self.thresholds = ThresholdPolicy(
+            self.settings.THRESHOLD, self.settings.MODEL_BASE_PATH / self.settings.MODEL_NAME
+        )
 
-    async def predict(self, path: Path, *, fps: float, max_frames: int) -> PredictResponse:
+    async def predict(
+        self,
+        path: Path,
+        *,
+        fps: float,
+        max_frames: int,
+        log_fields: dict[str, Any] | None = None,
+        observe: bool = True,
+    ) -> PredictResponse:
+        """Score the video at `path`. `log_fields` receives what the access log should say;
+        `observe=False` keeps internal probes out of the metrics."""
+        fields = log_fields if log_fields is not None else {}
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         samples = await loop.run_in_executor(self.pool, self._extract, path, fps, max_frames)
+        fields.update(
+            sampled_frames=samples.sampled_frames,
+            face_frames=samples.face_frames,
+            decode_ms=round(samples.decode_seconds * 1000, 1),
+            detect_ms=round(samples.detect_seconds * 1000, 1),
+        )
+        if observe:
+            self._observe_extraction(samples)
         _require_faces(samples, fps, self.detector)
-        scores = await self.backend.predict(to_model_input(samples.crops))
-        return self._answer(samples, scores, fps, max_frames, started)
+        scored = await self._score(samples, fields, observe)
+        answer = self._answer(samples, scored, fps, max_frames, started)
+        fields.update(model_version=answer.version, score=round(answer.score, 6))
+        if observe:
+            self.metrics.scores.labels(answer.version).observe(answer.score)
+        return answer
 
     def _extract(self, path: Path, fps: float, max_frames: int) -> FaceSamples:
         _require_video(sniff_file(path))
@@ -79,23 +81,44 @@ class DetectionService:
             max_pixels=self.settings.MAX_VIDEO_PIXELS,
         )
 
+    async def _score(self, samples: FaceSamples, fields: dict[str, Any], observe: bool) -> Scored:
+        started = time.perf_counter()
+        try:
+            return await self.backend.predict(to_model_input(samples.crops))
+        except BackendError as exc:
+            if observe:
+                self.metrics.backend_errors.labels(exc.code).inc()
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            fields["score_ms"] = round(seconds * 1000, 1)
+            if observe:
+                self.metrics.stage_seconds.labels("score").observe(seconds)
+
+    def _observe_extraction(self, samples: FaceSamples) -> None:
+        self.metrics.stage_seconds.labels("decode").observe(samples.decode_seconds)
+        self.metrics.stage_seconds.labels("detect").observe(samples.detect_seconds)
+        self.metrics.frames.observe(samples.sampled_frames)
+        self.metrics.faces.observe(samples.face_frames)
+
     def _answer(
         self,
         samples: FaceSamples,
-        scores: np.ndarray,
+        scored: Scored,
         fps: float,
         max_frames: int,
         started: float,
     ) -> PredictResponse:
-        score = video_score(scores)
-        threshold = self.settings.THRESHOLD
+        score = video_score(scored.scores)
+        decision = self.thresholds.decide(scored.version)
         return PredictResponse(
             score=score,
-            label=label_for(score, threshold),
+            label=label_for(score, decision.threshold),
             frame_samples=[
-                FrameSample(t=t, score=float(s)) for t, s in zip(samples.times, scores, strict=True)
+                FrameSample(t=t, score=float(s))
+                for t, s in zip(samples.times, scored.scores, strict=True)
             ],
-            version=str(self.settings.MODEL_VERSION),
+            version=scored.version,
             latency_ms=round((time.perf_counter() - started) * 1000),
             meta=Meta(
                 src_fps=samples.info.src_fps,
@@ -111,7 +134,8 @@ class DetectionService:
             ),
             model=self.settings.MODEL_NAME,
             backend=self.backend.name,
-            threshold=threshold,
+            threshold=decision.threshold,
+            threshold_source=decision.source,
         )
 
 

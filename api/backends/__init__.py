@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from api.backends.base import BackendStatus, ScoringBackend
+from api.backends.base import BackendStatus, Scored, ScoringBackend
 from api.backends.embedded import EmbeddedBackend
 from api.backends.guard import CircuitBreaker, GuardedBackend
 from api.backends.tf_serving import TFServingBackend
@@ -17,6 +17,7 @@ __all__ = [
     "CircuitBreaker",
     "EmbeddedBackend",
     "GuardedBackend",
+    "Scored",
     "ScoringBackend",
     "TFServingBackend",
     "build",
@@ -32,6 +33,7 @@ async def build(settings: Settings, client: httpx.AsyncClient) -> ScoringBackend
             settings.TF_SERVING_URL,
             settings.MODEL_NAME,
             settings.MODEL_VERSION,
+            version_label=settings.MODEL_VERSION_LABEL,
             batch_size=settings.BATCH_SIZE,
         )
         return GuardedBackend(

@@ -15,9 +15,16 @@ BackendName = Literal["embedded", "tfserving"]
 
 
 @dataclass(frozen=True, slots=True)
+class Scored:
+    scores: np.ndarray  # float32 [N], P(fake) per crop
+    version: str  # the model version that produced them
+
+
+@dataclass(frozen=True, slots=True)
 class BackendStatus:
     ready: bool  # can score a batch right now
     detail: str  # a human-readable reason, most useful when not ready
+    version: str | None = None  # the version that would answer, when known
 
 
 class ScoringBackend(ABC):
@@ -26,7 +33,8 @@ class ScoringBackend(ABC):
     name: BackendName
 
     @abstractmethod
-    async def predict(self, batch: np.ndarray) -> np.ndarray: ...
+    async def predict(self, batch: np.ndarray) -> Scored:
+        """Scores for the batch, and the model version that computed them."""
 
     @abstractmethod
     async def status(self) -> BackendStatus: ...

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from api.backends.base import BackendStatus, ScoringBackend, check_scores
+from api.backends.base import BackendStatus, Scored, ScoringBackend, check_scores
 from api.pipeline.batching import chunks
 
 log = logging.getLogger(__name__)
@@ -77,15 +77,17 @@ class EmbeddedBackend(ScoringBackend):
             parts.append(output.numpy().reshape(len(part), -1))
         return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
 
-    async def predict(self, batch: np.ndarray) -> np.ndarray:
+    async def predict(self, batch: np.ndarray) -> Scored:
         loop = asyncio.get_running_loop()
         raw = await loop.run_in_executor(self._executor, self._run, batch)
-        return check_scores(raw, len(batch), "The embedded model")
+        return Scored(check_scores(raw, len(batch), "The embedded model"), self.model_dir.name)
 
     async def status(self) -> BackendStatus:
         if self._closed:
             return BackendStatus(ready=False, detail="embedded model is shut down")
-        return BackendStatus(ready=True, detail=f"embedded SavedModel {self.model_dir}")
+        return BackendStatus(
+            ready=True, detail=f"embedded SavedModel {self.model_dir}", version=self.model_dir.name
+        )
 
     async def close(self) -> None:
         self._closed = True

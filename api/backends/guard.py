@@ -20,7 +20,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from api.backends.base import BackendName, BackendStatus, ScoringBackend
+from api.backends.base import BackendName, BackendStatus, Scored, ScoringBackend
 from api.errors import BackendError, BackendTimeout, BackendUnavailable
 
 
@@ -114,7 +114,7 @@ class GuardedBackend(ScoringBackend):
         self.breaker = breaker
         self._sleep = sleep
 
-    async def predict(self, batch: np.ndarray) -> np.ndarray:
+    async def predict(self, batch: np.ndarray) -> Scored:
         for attempt in range(self.retries + 1):
             self.breaker.before_call()
             try:
@@ -136,7 +136,9 @@ class GuardedBackend(ScoringBackend):
         if self.breaker.state is BreakerState.CLOSED:
             return status
         return BackendStatus(
-            ready=status.ready, detail=f"{status.detail} (circuit {self.breaker.state})"
+            ready=status.ready,
+            detail=f"{status.detail} (circuit {self.breaker.state})",
+            version=status.version,
         )
 
     async def close(self) -> None:

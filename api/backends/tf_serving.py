@@ -1,9 +1,13 @@
 """TensorFlow Serving over its REST API (port 8501), with httpx.
 
 Protocol (tensorflow_serving/model_servers/http_rest_api_handler.cc):
-- status  GET  /v1/models/{name}  -> {"model_version_status": [{"version": "1", "state": ...}]}
+- status  GET  /v1/models/{name}[/versions/{v}|/labels/{l}]
+          -> {"model_version_status": [{"version": "1", "state": "AVAILABLE", ...}]}
   answers 200 even while no version is AVAILABLE, so readiness reads the body;
-- predict POST /v1/models/{name}/versions/{v}:predict, {"instances": [...]} -> {"predictions": ...};
+- predict POST /v1/models/{name}/versions/{v}:predict, {"instances": [...]} -> {"predictions": ...}
+  The REST answer does not say which version scored, so a label (`stable`) is first resolved to
+  a version through the status endpoint (cached briefly) and the request is pinned to it: the
+  version the gateway reports is the one that answered.
 - errors  {"error": "<message>"} with 400, 404 (model/version not loaded, also while loading),
   429, 499, 500, 501, 503 (batch queue full), 504 (deadline).
 Output floats may be bare NaN/Infinity tokens, which the stdlib parser accepts and strict
@@ -13,13 +17,14 @@ parsers reject; requests are encoded with orjson (10x faster than json for float
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
 import numpy as np
 import orjson
 
-from api.backends.base import BackendStatus, ScoringBackend, check_scores
+from api.backends.base import BackendStatus, Scored, ScoringBackend, check_scores
 from api.errors import (
     BackendBadResponse,
     BackendError,
@@ -41,35 +46,61 @@ class TFServingBackend(ScoringBackend):
         model_name: str,
         model_version: int,
         *,
+        version_label: str | None = None,
         batch_size: int = 64,
         signature_name: str = "serving_default",
+        label_ttl: float = 5.0,
     ) -> None:
         self._client = client
         self.base_url = base_url.rstrip("/")
         self.model_name = model_name
         self.model_version = model_version
+        self.version_label = version_label  # when set, it decides the version, not model_version
         self._batch_size = batch_size
         self._signature_name = signature_name
+        self._label_ttl = label_ttl
+        self._resolved: tuple[str, float] | None = None  # (version, monotonic expiry)
 
     @property
-    def status_url(self) -> str:
+    def model_url(self) -> str:
         return f"{self.base_url}/v1/models/{self.model_name}"
 
     @property
-    def predict_url(self) -> str:
-        # Pin the version: the answer reports MODEL_VERSION, so that version must have scored it.
-        return f"{self.status_url}/versions/{self.model_version}:predict"
+    def status_url(self) -> str:
+        if self.version_label:
+            return f"{self.model_url}/labels/{self.version_label}"
+        return f"{self.model_url}/versions/{self.model_version}"
 
-    async def predict(self, batch: np.ndarray) -> np.ndarray:
-        parts = [await self._predict_chunk(part) for part in chunks(batch, self._batch_size)]
-        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    @property
+    def wanted(self) -> str:
+        return f"label '{self.version_label}'" if self.version_label else f"v{self.model_version}"
 
-    async def _predict_chunk(self, part: np.ndarray) -> np.ndarray:
+    async def predict(self, batch: np.ndarray) -> Scored:
+        version = await self._version()
+        url = f"{self.model_url}/versions/{version}:predict"
+        parts = [await self._predict_chunk(url, part) for part in chunks(batch, self._batch_size)]
+        scores = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+        return Scored(scores, version)
+
+    async def _version(self) -> str:
+        """The concrete version to score with: the pinned one, or the label's, cached briefly."""
+        if not self.version_label:
+            return str(self.model_version)
+        now = time.monotonic()
+        if self._resolved and self._resolved[1] > now:
+            return self._resolved[0]
+        status = _version_status(_parse(await self._send("GET", self.status_url)), self)
+        if not status.ready or status.version is None:
+            raise BackendUnavailable(status.detail, headers={"Retry-After": "5"})
+        self._resolved = (status.version, now + self._label_ttl)
+        return status.version
+
+    async def _predict_chunk(self, url: str, part: np.ndarray) -> np.ndarray:
         body = orjson.dumps(
             {"signature_name": self._signature_name, "instances": part},
             option=orjson.OPT_SERIALIZE_NUMPY,
         )
-        response = await self._send("POST", self.predict_url, content=body)
+        response = await self._send("POST", url, content=body)
         data = _parse(response)
         if not isinstance(data, dict) or "predictions" not in data:
             raise BackendBadResponse(
@@ -79,11 +110,10 @@ class TFServingBackend(ScoringBackend):
 
     async def status(self) -> BackendStatus:
         try:
-            response = await self._send("GET", self.status_url)
-            data = _parse(response)
+            data = _parse(await self._send("GET", self.status_url))
         except BackendError as exc:
             return BackendStatus(ready=False, detail=exc.message)
-        return _version_status(data, self.model_name, self.model_version)
+        return _version_status(data, self)
 
     async def close(self) -> None:
         """The AsyncClient belongs to the app's lifespan, which closes it."""
@@ -101,7 +131,7 @@ class TFServingBackend(ScoringBackend):
                 f"Cannot reach {SOURCE} at {self.base_url}: {exc or type(exc).__name__}"
             ) from exc
         if response.status_code != 200:
-            raise _http_error(response, self.model_name, self.model_version)
+            raise _http_error(response, self.model_name, self.wanted)
         return response
 
 
@@ -129,13 +159,13 @@ def _server_message(response: httpx.Response) -> str:
     return _snippet(response.text)
 
 
-def _http_error(response: httpx.Response, model: str, version: int) -> BackendError:
+def _http_error(response: httpx.Response, model: str, wanted: str) -> BackendError:
     """Map a TF Serving error status to the gateway's own, keeping TF Serving's message."""
     code, message = response.status_code, _server_message(response)
     retry = {"Retry-After": "5"}
     if code == 404:
         return BackendUnavailable(
-            f"Model '{model}' version {version} is not loaded on {SOURCE} "
+            f"Model '{model}' {wanted} is not loaded on {SOURCE} "
             f"(missing, or still loading): {message}",
             headers=retry,
         )
@@ -148,22 +178,24 @@ def _http_error(response: httpx.Response, model: str, version: int) -> BackendEr
     return BackendError(f"{SOURCE} failed ({code}): {message}")
 
 
-def _version_status(data: Any, model: str, version: int) -> BackendStatus:
+def _version_status(data: Any, backend: TFServingBackend) -> BackendStatus:
+    """Read the status body: ready only when the wanted version (or the label's) is AVAILABLE."""
+    model, wanted = backend.model_name, backend.wanted
+    pinned = None if backend.version_label else str(backend.model_version)
     entries = data.get("model_version_status") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
+    if not isinstance(entries, list) or not entries:
+        return BackendStatus(ready=False, detail=f"{SOURCE} answered without model_version_status")
+    entries = [e for e in entries if isinstance(e, dict)]
+    if pinned is not None:
+        entries = [e for e in entries if str(e.get("version")) == pinned]
+    if not entries:
+        return BackendStatus(ready=False, detail=f"{SOURCE} does not serve {model} {wanted}")
+    version, state = str(entries[0].get("version", "?")), entries[0].get("state", "UNKNOWN")
+    if state == "AVAILABLE":
         return BackendStatus(
-            ready=False, detail=f"{SOURCE} status answer has no model_version_status"
+            ready=True, detail=f"{model} v{version} AVAILABLE on {SOURCE}", version=version
         )
-    for entry in entries:
-        if isinstance(entry, dict) and str(entry.get("version")) == str(version):
-            state = entry.get("state", "UNKNOWN")
-            if state == "AVAILABLE":
-                return BackendStatus(ready=True, detail=f"{model} v{version} AVAILABLE on {SOURCE}")
-            error = (entry.get("status") or {}).get("error_message") or ""
-            return BackendStatus(
-                ready=False, detail=f"{model} v{version} is {state} on {SOURCE} {error}".strip()
-            )
-    found = [str(e.get("version")) for e in entries if isinstance(e, dict)]
+    error = (entries[0].get("status") or {}).get("error_message") or ""
     return BackendStatus(
-        ready=False, detail=f"{SOURCE} serves {model} versions {found}, not version {version}"
+        ready=False, detail=f"{model} {wanted} is {state} on {SOURCE} {error}".strip()
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import Authenticated, Service
 from api.errors import InvalidRequest
+from api.middleware import context_of
 from api.schemas import ErrorResponse, PredictResponse
 from api.uploads import receive_upload
 
@@ -77,6 +78,8 @@ async def predict(
             f"max_frames={max_frames} is above this server's MAX_FRAMES={settings.MAX_FRAMES}."
         )
     length = request.headers.get("content-length")
+    context = context_of(request.scope)
+    log_fields = context.fields if context else {}
     # Admission first: a refused request costs no upload, no disk and no decoding.
     with service.admission.admit():
         async with receive_upload(
@@ -87,8 +90,10 @@ async def predict(
             max_bytes=settings.MAX_UPLOAD_BYTES,
             directory=settings.UPLOAD_DIR,
         ) as upload:
+            log_fields["upload_bytes"] = upload.size
             return await service.predict(
                 upload.path,
                 fps=fps or settings.DEFAULT_FPS,
                 max_frames=max_frames or settings.MAX_FRAMES,
+                log_fields=log_fields,
             )

@@ -32,7 +32,7 @@ async def embedded(model_base: Path) -> AsyncIterator[EmbeddedBackend]:
 
 async def test_scores_are_the_model_function(embedded: EmbeddedBackend) -> None:
     batch = np.random.default_rng(4).random((10, 64, 64, 3), dtype=np.float32)
-    scores = await embedded.predict(batch)  # 3 chunks of <= 4
+    scores = (await embedded.predict(batch)).scores  # 3 chunks of <= 4
     assert scores.shape == (10,)
     np.testing.assert_allclose(scores, expected_scores(batch), atol=1e-6)
 
@@ -42,8 +42,8 @@ async def test_same_scores_as_tf_serving(
 ) -> None:
     batch = np.random.default_rng(5).random((7, 64, 64, 3), dtype=np.float32)
     async with httpx.AsyncClient() as client:
-        remote = await TFServingBackend(client, serving.url, MODEL, 1).predict(batch)
-    np.testing.assert_allclose(await embedded.predict(batch), remote, atol=1e-6)
+        remote = (await TFServingBackend(client, serving.url, MODEL, 1).predict(batch)).scores
+    np.testing.assert_allclose((await embedded.predict(batch)).scores, remote, atol=1e-6)
 
 
 async def test_status_and_close(embedded: EmbeddedBackend) -> None:

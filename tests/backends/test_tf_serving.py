@@ -48,7 +48,7 @@ async def test_predict_returns_the_model_scores(
     client: httpx.AsyncClient, serving: TFServingTestServer
 ) -> None:
     batch = random_batch(5)
-    scores = await backend_for(client, serving.url).predict(batch)
+    scores = (await backend_for(client, serving.url).predict(batch)).scores
     assert scores.dtype == np.float32
     np.testing.assert_allclose(scores, expected_scores(batch), atol=1e-6)
 
@@ -57,7 +57,7 @@ async def test_predict_pins_the_configured_version(
     client: httpx.AsyncClient, serving: TFServingTestServer
 ) -> None:
     batch = random_batch(3, seed=1)
-    scores = await backend_for(client, serving.url, version=2).predict(batch)
+    scores = (await backend_for(client, serving.url, version=2).predict(batch)).scores
     np.testing.assert_allclose(scores, expected_scores(batch, "green"), atol=1e-6)
     assert serving.state.requests[-1] == ("POST", f"/v1/models/{MODEL}/versions/2:predict")
 
@@ -67,7 +67,7 @@ async def test_predict_splits_large_batches_in_order(
 ) -> None:
     batch = random_batch(10, seed=2)
     before = len(serving.state.requests)
-    scores = await backend_for(client, serving.url, batch_size=4).predict(batch)
+    scores = (await backend_for(client, serving.url, batch_size=4).predict(batch)).scores
     assert len(serving.state.requests) - before == 3
     np.testing.assert_allclose(scores, expected_scores(batch), atol=1e-6)
 
@@ -99,7 +99,7 @@ async def test_status_for_a_version_the_server_does_not_have(
 ) -> None:
     status = await backend_for(client, serving.url, version=7).status()
     assert not status.ready
-    assert "not version 7" in status.detail
+    assert "v7 is not loaded" in status.detail
 
 
 def closed_port_url() -> str:
@@ -155,7 +155,7 @@ async def test_faults_become_gateway_errors(
         await backend.predict(random_batch(1))
     assert caught.value.status_code == status
     # The next request succeeds: nothing is stuck.
-    assert (await backend.predict(random_batch(1))).shape == (1,)
+    assert (await backend.predict(random_batch(1))).scores.shape == (1,)
 
 
 async def test_overload_answers_carry_retry_after(

@@ -8,6 +8,8 @@ documents, and every JSON body must match its documented schema.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -25,14 +27,14 @@ from settings import Settings
 
 
 @pytest.fixture(scope="module")
-def running_app(model_base: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def running_app(model_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     upload_dir = tmp_path_factory.mktemp("fuzz-uploads")
     app = create_app(
         Settings(
             _env_file=None,
-            MODEL_BASE_PATH=model_base,  # type: ignore[arg-type]
+            MODEL_BASE_PATH=model_base,
             UPLOAD_DIR=upload_dir,
-            BACKEND="embedded",  # type: ignore[arg-type]
+            BACKEND="embedded",
             MAX_UPLOAD_BYTES=200_000,
         )
     )
@@ -63,6 +65,6 @@ CHECKS: list[Callable[..., object]] = [
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_api_honours_its_schema(case: schemathesis.Case) -> None:
+def test_api_honours_its_schema(case: schemathesis.Case[Any]) -> None:
     response = case.call()
     case.validate_response(response, checks=CHECKS)  # type: ignore[arg-type]

@@ -1,0 +1,54 @@
+"""Prometheus metrics, one registry per app (so several apps in one process do not collide)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+COUNT_BUCKETS = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+SCORE_BUCKETS = tuple(i / 10 for i in range(1, 11))
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "gateway_requests",
+            "HTTP requests by route and status",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "gateway_request_seconds",
+            "HTTP request duration",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "gateway_requests_in_flight", "HTTP requests being served", registry=r
+        )
+        self.stage_seconds = Histogram(
+            "gateway_stage_seconds",
+            "Time per pipeline stage of /predict",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.frames = Histogram(
+            "gateway_sampled_frames", "Frames sampled per video", buckets=COUNT_BUCKETS, registry=r
+        )
+        self.faces = Histogram(
+            "gateway_face_frames", "Frames with a face per video", buckets=COUNT_BUCKETS, registry=r
+        )
+        self.backend_errors = Counter(
+            "gateway_backend_errors", "Scoring backend failures by kind", ["code"], registry=r
+        )
+        self.scores = Histogram(
+            "gateway_video_score",
+            "Video scores (P(fake)) by model version, to watch drift",
+            ["model_version"],
+            buckets=SCORE_BUCKETS,
+            registry=r,
+        )
