@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.main import create_app
 from settings import Settings
 from tests.support.models import export_channel_mean
 from tests.support.tf_serving import TFServingTestServer
@@ -37,6 +39,7 @@ def serving(tf_serving: TFServingTestServer) -> Iterator[TFServingTestServer]:
     """The session's server, with faults and version states reset after each test."""
     yield tf_serving
     tf_serving.state.faults.clear()
+    tf_serving.state.labels.clear()
     for servable in tf_serving.state.models[MODEL].values():
         servable.state = "AVAILABLE"
 
@@ -73,3 +76,32 @@ def make_settings(model_base: Path, tmp_path: Path) -> Callable[..., Settings]:
         return Settings(_env_file=None, **values)
 
     return make
+
+
+AppFactory = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_client(make_settings: Callable[..., Settings]) -> Iterator[AppFactory]:
+    """Start an app (lifespan included) with settings overrides; stopped after the test."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        client = TestClient(create_app(make_settings(**overrides)), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture(params=["embedded", "tfserving"])
+def client(
+    request: pytest.FixtureRequest, make_client: AppFactory, serving: TFServingTestServer
+) -> TestClient:
+    """The gateway on each backend in turn, serving the same model (mean red channel)."""
+    if request.param == "embedded":
+        return make_client(BACKEND="embedded")
+    return make_client(TF_SERVING_URL=serving.url)

@@ -55,7 +55,7 @@ def server(
         _env_file=None,
         MODEL_BASE_PATH=model_base,
         UPLOAD_DIR=upload_dir,
-        BACKEND="embedded",  # type: ignore[arg-type]
+        BACKEND="embedded",
         MAX_INFLIGHT_REQUESTS=ADMITTED,
     )
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")

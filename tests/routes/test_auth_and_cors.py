@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.routes.conftest import AppFactory
+from tests.conftest import AppFactory
 
 
 @pytest.mark.parametrize(

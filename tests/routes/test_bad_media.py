@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.routes.conftest import AppFactory
+from tests.conftest import AppFactory
 from tests.support.videos import astronaut_bgr, write_video
 
 MEDIA = Path(__file__).parents[1] / "fixtures" / "media"

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import MODEL
-from tests.routes.conftest import AppFactory
+from tests.conftest import MODEL, AppFactory
 from tests.support.tf_serving import TFServingTestServer
 
 

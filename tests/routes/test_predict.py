@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from api.pipeline.batching import to_model_input
 from api.pipeline.extract import extract_faces
 from api.pipeline.faces import HaarFaceDetector
-from tests.routes.conftest import AppFactory
+from tests.conftest import AppFactory
 from tests.support.models import expected_scores
 from tests.support.tf_serving import TFServingTestServer
 

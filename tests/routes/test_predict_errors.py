@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.routes.conftest import AppFactory
+from tests.conftest import AppFactory
 from tests.support.tf_serving import Fault, TFServingTestServer
 
 

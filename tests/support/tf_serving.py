@@ -4,7 +4,7 @@ The real model server cannot be installed here (no binary on PyPI or Debian, no 
 so tests talk to this one. It follows tensorflow_serving/model_servers/http_rest_api_handler.cc
 and json_tensor.cc on every point the gateway relies on:
 
-- GET  /v1/models/{m}[/versions/{v}]            model_version_status, versions as strings,
+- GET  /v1/models/{m}[/versions/{v}|/labels/{l}]  model_version_status, versions as strings,
                                                  200 even while nothing is AVAILABLE
 - GET  /v1/models/{m}[/versions/{v}]/metadata   signature_def nested twice, sizes as strings
 - POST /v1/models/{m}[/versions/{v}]:predict     "instances" (row) -> {"predictions": ...}
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 ROUTE = re.compile(
-    r"^/v1/models/(?P<model>[^/:]+)(?:/versions/(?P<version>\d+))?"
+    r"^/v1/models/(?P<model>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
     r"(?:(?P<metadata>/metadata)|:(?P<verb>predict|classify|regress))?$"
 )
 DTYPES = {"float32": "DT_FLOAT", "uint8": "DT_UINT8", "string": "DT_STRING", "int32": "DT_INT32"}
@@ -42,6 +42,7 @@ class Fault:
     body: bytes | None = None  # raw bytes; None -> {"error": "injected fault"}
     delay: float = 0.0  # seconds before answering
     drop: bool = False  # close the connection without an answer
+    method: str | None = None  # only for requests with this method ("GET" status, "POST" predict)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Servable:
 class ServingState:
     def __init__(self) -> None:
         self.models: dict[str, dict[int, Servable]] = {}
+        self.labels: dict[str, dict[str, int]] = {}  # model -> label -> version
         self.faults: deque[Fault] = deque()
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.lock = threading.Lock()
@@ -66,6 +68,17 @@ class ServingState:
             v: Servable(v, tf.saved_model.load(str(base_path / str(v)))) for v in versions
         }
 
+    def set_label(self, name: str, label: str, version: int) -> None:
+        self.labels.setdefault(name, {})[label] = version
+
+    def resolve(self, model: str, version: str | None, label: str | None) -> str | None:
+        """A label becomes its version; an unknown label is a 404 as in TF Serving."""
+        if label is None:
+            return version
+        if label not in self.labels.get(model, {}):
+            raise ServingError(404, f"Unrecognized servable version label: {label}")
+        return str(self.labels[model][label])
+
     def set_state(self, name: str, version: int, state: str) -> None:
         self.models[name][version].state = state
 
@@ -73,9 +86,13 @@ class ServingState:
         with self.lock:
             self.faults.extend(faults)
 
-    def next_fault(self) -> Fault | None:
+    def next_fault(self, method: str) -> Fault | None:
         with self.lock:
-            return self.faults.popleft() if self.faults else None
+            for fault in self.faults:
+                if fault.method in (None, method):
+                    self.faults.remove(fault)
+                    return fault
+            return None
 
 
 class ServingError(Exception):
@@ -214,7 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
         state.requests.append((method, self.path))
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        fault = state.next_fault()
+        fault = state.next_fault(method)
         if fault is not None:
             time.sleep(fault.delay)
             if fault.drop:
@@ -234,7 +251,8 @@ class _Handler(BaseHTTPRequestHandler):
         match = ROUTE.match(self.path)
         if match is None:
             raise ServingError(404, f"Malformed request: {method} {self.path}")
-        model, version = match["model"], match["version"]
+        model = match["model"]
+        version = state.resolve(model, match["version"], match["label"])
         if method == "GET" and not match["verb"]:
             if match["metadata"]:
                 return _metadata(_find(state, model, version), model)
