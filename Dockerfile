@@ -1,22 +1,28 @@
-# The gateway. `docker compose up` runs it in front of TF Serving; alone it serves the
-# SavedModel in models/ in-process.
-FROM python:3.11-slim AS build
+# The gateway image: FastAPI + OpenCV, talking to TF Serving. No TensorFlow inside (the
+# `embedded` Poetry group is left out), so the image stays small; models/ is mounted at run time
+# for the model cards. Expected size ~400 MB: python:3.11-slim ~130 MB plus the main dependencies
+# ~275 MB as installed (measured in .venv): opencv-python-headless 162 MB, numpy 72 MB, the rest
+# (FastAPI, uvicorn[standard], httpx, pydantic, orjson, prometheus-client) ~40 MB. With
+# TensorFlow it would be ~2 GB more (tensorflow 1.9 GB installed, plus keras and friends).
+
+FROM python:3.11-slim AS deps
 ENV POETRY_VIRTUALENVS_IN_PROJECT=true POETRY_NO_INTERACTION=1 PIP_NO_CACHE_DIR=1
 RUN pip install "poetry>=2,<3"
 WORKDIR /app
+# Dependencies first, from the lock file only: this layer is rebuilt when they change, not
+# when the code does.
 COPY pyproject.toml poetry.lock ./
-RUN poetry sync --only main --no-root
+RUN poetry sync --only main --no-root && rm -rf /root/.cache
 
 FROM python:3.11-slim
-ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
+ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 RUN useradd --create-home --uid 10001 gateway
 WORKDIR /app
-COPY --from=build /app/.venv .venv
+COPY --from=deps /app/.venv .venv
 COPY settings.py ./
 COPY api api
-COPY models models
 USER gateway
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
-  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=4)"
-CMD ["uvicorn", "api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=4)"]
+CMD ["uvicorn", "api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]

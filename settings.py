@@ -25,7 +25,11 @@ class BackendKind(StrEnum):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=True,
+        env_ignore_empty=True,  # THRESHOLD= in a .env or compose file means "not set"
     )
 
     # --- the original service's settings -------------------------------------------------

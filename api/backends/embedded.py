@@ -48,7 +48,13 @@ class EmbeddedBackend(ScoringBackend):
     @classmethod
     def load(cls, model_dir: Path, *, batch_size: int, threads: int = 0) -> EmbeddedBackend:
         """Load the SavedModel (seconds: call it off the event loop)."""
-        import tensorflow as tf
+        try:
+            import tensorflow as tf
+        except ImportError as exc:  # the gateway image ships without TensorFlow
+            raise RuntimeError(
+                "TensorFlow is not installed, so the model cannot run in-process. Set "
+                "TF_SERVING_URL to use TF Serving, or install the 'embedded' dependency group."
+            ) from exc
 
         if threads:
             # Must happen before TensorFlow builds its thread pools; harmless if already set.
