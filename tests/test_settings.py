@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from settings import BackendKind, Settings
+from settings import PROJECT_ROOT, BackendKind, Settings
 
 
 def test_original_names_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,3 +55,18 @@ def test_read_from_a_dotenv_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_invalid_values_are_refused_at_start(values: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def test_env_example_lists_every_setting() -> None:
+    text = (PROJECT_ROOT / ".env.example").read_text()
+    listed = set(re.findall(r"^#? ?([A-Z_]+)=", text, flags=re.MULTILINE))
+    assert set(Settings.model_fields) <= listed
+    # ... and every value it sets is valid.
+    values = dict(re.findall(r"^([A-Z_]+)=(.+)$", text, flags=re.MULTILINE))
+    Settings(_env_file=None, **values)
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    missing = [name for name in Settings.model_fields if f"| `{name}` |" not in readme]
+    assert missing == []
