@@ -157,7 +157,7 @@ def _collect(
 
 def cache_key(items: Sequence[Item], settings: Extraction) -> str:
     payload = json.dumps(
-        [[str(i.path), i.label, i.group, i.source] for i in items]
+        [[str(i.path.resolve()), i.label, i.group, i.source] for i in items]
         + [[settings.target_fps, settings.max_frames, settings.margin, settings.flag_doubtful]]
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -176,7 +176,10 @@ def cached(
     path = cache_dir / f"crops-{cache_key(items, settings)}.npz"
     if path.is_file():
         log.info("crops from cache %s", path)
-        return CropSet.load(path)
+        cropset = CropSet.load(path)
+        # The key is on resolved paths; report them as this caller spelt them.
+        cropset.paths = np.array([str(i.path) for i in items])
+        return cropset
     cropset = build(items, settings, workers=workers, progress=progress)
     cropset.save(path)
     log.info("cached %d crops of %d items in %s", len(cropset), len(items), path)

@@ -13,7 +13,7 @@ relative to the CSV's folder unless `root` is given. Labels are real/fake (any c
 "?" as in "REAL?" is accepted) or 0/1 (1 = fake).
 
 The split keeps every group on one side (frames of a video or photos of a person never straddle
-train and validation) and is stratified by label within each source.
+train and validation) and takes a share of the groups of every source and label.
 """
 
 from __future__ import annotations
@@ -111,32 +111,32 @@ def write_csv(items: Iterable[Item], csv_path: Path, root: Path) -> Path:
 def split_by_group(
     items: Sequence[Item], val_fraction: float = 0.25, seed: int = 0
 ) -> tuple[list[Item], list[Item]]:
-    """(train, validation): whole groups, about `val_fraction` of each source, label-stratified.
+    """(train, validation): whole groups, about `val_fraction` of the groups of every stratum.
 
-    scikit-learn's StratifiedGroupKFold is run per source with round(1 / val_fraction) folds and
-    the first fold becomes validation, so each source is represented on both sides whenever it
-    has at least two groups.
+    A stratum is a source and the kind of its groups: all real, all fake, or mixed (an identity
+    with real and fake photos). Counting groups rather than files keeps validation diverse on
+    small sets: 4 clips of one source image count as one group, not as 4 of 15 fakes. A stratum
+    of one group only trains; every other one keeps at least one group on each side.
     """
-    from sklearn.model_selection import StratifiedGroupKFold
-
     if not 0 < val_fraction < 1:
         raise ValueError("val_fraction must be between 0 and 1")
-    train: list[Item] = []
-    val: list[Item] = []
-    for source in sorted({item.source for item in items}):
-        part = [item for item in items if item.source == source]
-        groups = [item.group for item in part]
-        n_groups = len(set(groups))
-        if n_groups < 2:
-            train.extend(part)  # one group cannot be split; it only trains
+    rng = np.random.default_rng(seed)
+    labels_of: dict[tuple[str, str], set[int]] = {}
+    for item in items:
+        labels_of.setdefault((item.source, item.group), set()).add(item.label)
+    strata: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for key, labels in sorted(labels_of.items()):
+        kind = "mixed" if len(labels) > 1 else ("fake" if labels == {1} else "real")
+        strata.setdefault((key[0], kind), []).append(key)
+    chosen: set[tuple[str, str]] = set()
+    for groups in strata.values():
+        if len(groups) < 2:
             continue
-        folds = max(2, min(round(1 / val_fraction), n_groups))
-        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-        labels = [item.label for item in part]
-        _, val_index = next(splitter.split(np.zeros(len(part)), labels, groups))
-        chosen = set(val_index.tolist())
-        for index, item in enumerate(part):
-            (val if index in chosen else train).append(item)
+        count = min(len(groups) - 1, max(1, round(len(groups) * val_fraction)))
+        picked = rng.permutation(len(groups))[:count]
+        chosen.update(groups[i] for i in picked)
+    train = [i for i in items if (i.source, i.group) not in chosen]
+    val = [i for i in items if (i.source, i.group) in chosen]
     check_disjoint(train, val)
     return train, val
 

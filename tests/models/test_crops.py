@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -89,7 +90,11 @@ def test_cropset_build_cache_and_select(tmp_path: Path, videos: dict[str, Path])
     assert first.sampled.tolist() == [8, 4, 1]
     assert first.item.tolist() == [0] * 8 + [2]  # the faceless clip has no crops
     assert first.labels.tolist() == [0] * 8 + [1]
-    again = cached(items, tmp_path / "cache", settings)
+    # The same files spelt another way hit the cache and come back spelt the caller's way.
+    relative = [Item(Path(os.path.relpath(i.path)), i.label, i.group, i.source) for i in items]
+    again = cached(relative, tmp_path / "cache", settings)
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+    assert again.paths.tolist() == [str(i.path) for i in relative]
     assert np.array_equal(again.crops, first.crops)
     assert again.crop_sources.tolist() == ["clips"] * 8 + ["photos"]
     photos = first.of_items({str(image)})
