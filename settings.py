@@ -23,6 +23,15 @@ class BackendKind(StrEnum):
     TF_SERVING = "tfserving"
 
 
+class WireFormat(StrEnum):
+    """How crops travel to TF Serving (see api/backends/wire.py)."""
+
+    AUTO = "auto"  # uint8 when the served version has a serving_uint8 signature, else float
+    JSON = "json"  # the original service's float lists, stdlib-encoded
+    FLOAT = "float"  # the same floats, orjson-encoded
+    UINT8 = "uint8"  # the crops' 0..255 values to serving_uint8
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -58,6 +67,9 @@ class Settings(BaseSettings):
     WORKER_THREADS: int = Field(2, ge=1, le=64)
     INFERENCE_THREADS: int = Field(1, ge=0, le=64)  # TensorFlow intra-op threads; 0 = TF decides
     BATCH_SIZE: int = Field(64, ge=1, le=1024)
+    # How crops travel to TF Serving: auto (uint8 when the model has serving_uint8), float,
+    # uint8, or json (the original service's float lists, for comparison).
+    TF_SERVING_WIRE: WireFormat = WireFormat.AUTO
     FACE_MARGIN: float = Field(0.2, ge=0, le=2)
     DETECT_MAX_SIDE: int = Field(640, ge=0)  # 0 = detect at full resolution
     MIN_FACE_PX: int = Field(30, ge=8)  # smallest face the cascade looks for, in detection pixels

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from api.admission import Admission
 from api.backends import Scored, ScoringBackend
 from api.errors import BackendError, NoFaceFound, UnsupportedMedia
 from api.metrics import Metrics
 from api.pipeline.aggregate import detect_rate, label_for, video_score
-from api.pipeline.batching import to_model_input
 from api.pipeline.extract import FaceSamples, extract_faces
 from api.pipeline.faces import HaarFaceDetector
 from api.pipeline.sniff import MediaKind, Sniffed, sniff_file
@@ -84,7 +85,7 @@ class DetectionService:
     async def _score(self, samples: FaceSamples, fields: dict[str, Any], observe: bool) -> Scored:
         started = time.perf_counter()
         try:
-            return await self.backend.predict(to_model_input(samples.crops))
+            return await self.backend.predict(np.stack(samples.crops))
         except BackendError as exc:
             if observe:
                 self.metrics.backend_errors.labels(exc.code).inc()

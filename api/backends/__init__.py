@@ -35,6 +35,7 @@ async def build(settings: Settings, client: httpx.AsyncClient) -> ScoringBackend
             settings.MODEL_VERSION,
             version_label=settings.MODEL_VERSION_LABEL,
             batch_size=settings.BATCH_SIZE,
+            wire=settings.TF_SERVING_WIRE,
         )
         return GuardedBackend(
             remote,

@@ -28,13 +28,16 @@ class BackendStatus:
 
 
 class ScoringBackend(ABC):
-    """Scores batches of face crops: float32 [N, 64, 64, 3] in [0, 1] -> P(fake) [N]."""
+    """Scores face crops: RGB uint8 [N, 64, 64, 3] -> P(fake) [N].
+
+    Backends take the crops as bytes and bring them to the model's input themselves (float32
+    in [0, 1] for serving_default), so a compact wire format needs no lossy round trip."""
 
     name: BackendName
 
     @abstractmethod
-    async def predict(self, batch: np.ndarray) -> Scored:
-        """Scores for the batch, and the model version that computed them."""
+    async def predict(self, crops: np.ndarray) -> Scored:
+        """Scores for the crops, and the model version that computed them."""
 
     @abstractmethod
     async def status(self) -> BackendStatus: ...

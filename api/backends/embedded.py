@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from api.backends.base import BackendStatus, Scored, ScoringBackend, check_scores
-from api.pipeline.batching import chunks
+from api.pipeline.batching import chunks, to_model_input
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,10 @@ class EmbeddedBackend(ScoringBackend):
             parts.append(output.numpy().reshape(len(part), -1))
         return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
 
-    async def predict(self, batch: np.ndarray) -> Scored:
+    async def predict(self, crops: np.ndarray) -> Scored:
         loop = asyncio.get_running_loop()
-        raw = await loop.run_in_executor(self._executor, self._run, batch)
-        return Scored(check_scores(raw, len(batch), "The embedded model"), self.model_dir.name)
+        raw = await loop.run_in_executor(self._executor, self._run, to_model_input(crops))
+        return Scored(check_scores(raw, len(crops), "The embedded model"), self.model_dir.name)
 
     async def status(self) -> BackendStatus:
         if self._closed:

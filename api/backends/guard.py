@@ -114,11 +114,11 @@ class GuardedBackend(ScoringBackend):
         self.breaker = breaker
         self._sleep = sleep
 
-    async def predict(self, batch: np.ndarray) -> Scored:
+    async def predict(self, crops: np.ndarray) -> Scored:
         for attempt in range(self.retries + 1):
             self.breaker.before_call()
             try:
-                scores = await self.inner.predict(batch)
+                scores = await self.inner.predict(crops)
             except BackendError as exc:
                 if is_outage(exc):
                     self.breaker.on_failure()

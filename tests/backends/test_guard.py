@@ -11,11 +11,12 @@ import pytest
 from api.backends import CircuitBreaker, GuardedBackend, TFServingBackend
 from api.backends.guard import BreakerState, CircuitOpen
 from api.errors import BackendBadResponse, BackendError, BackendTimeout, BackendUnavailable
+from settings import WireFormat
 from tests.conftest import MODEL
 from tests.support.tf_serving import Fault, TFServingTestServer
 
 pytestmark = pytest.mark.anyio
-BATCH = np.full((2, 64, 64, 3), 0.5, np.float32)
+BATCH = np.full((2, 64, 64, 3), 51, np.uint8)  # scores 0.2
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def guarded(
     client: httpx.AsyncClient, url: str, clock: Clock, sleeps: Sleeps, retries: int = 2
 ) -> GuardedBackend:
     return GuardedBackend(
-        TFServingBackend(client, url, MODEL, 1),
+        TFServingBackend(client, url, MODEL, 1, wire=WireFormat.UINT8),  # no metadata call
         retries=retries,
         backoff=0.1,
         breaker=CircuitBreaker(failures=3, cooldown=10.0, clock=clock),
@@ -79,7 +80,7 @@ async def test_transient_failures_are_retried_with_backoff(
     sleeps, before = Sleeps(), len(serving.state.requests)
     serving.state.inject(fault, fault)
     scores = (await guarded(client, serving.url, Clock(), sleeps).predict(BATCH)).scores
-    assert scores == pytest.approx([0.5, 0.5])
+    assert scores == pytest.approx([0.2, 0.2], abs=1e-5)  # float32 mean of 4096 pixels
     assert requests_since(serving, before) == 3
     # Exponential, jittered within [0.5x, 1.5x].
     assert 0.05 <= sleeps.delays[0] <= 0.15

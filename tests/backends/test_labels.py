@@ -11,11 +11,11 @@ import pytest
 from api.backends import TFServingBackend
 from api.errors import BackendUnavailable
 from tests.conftest import MODEL
-from tests.support.models import expected_scores
+from tests.support.models import expected_scores, random_crops
 from tests.support.tf_serving import TFServingTestServer
 
 pytestmark = pytest.mark.anyio
-BATCH = np.random.default_rng(9).random((3, 64, 64, 3), dtype=np.float32)
+BATCH = random_crops(3, 9)
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ async def test_the_label_decides_the_version_and_the_answer_says_which(
     backend = labelled(client, serving.url)
     scored = await backend.predict(BATCH)
     assert scored.version == "2"
-    np.testing.assert_allclose(scored.scores, expected_scores(BATCH, "green"), atol=1e-6)
+    np.testing.assert_allclose(scored.scores, expected_scores(BATCH, "green"), atol=1e-5)
     assert serving.state.requests[-1] == ("POST", f"/v1/models/{MODEL}/versions/2:predict")
     status = await backend.status()
     assert (status.ready, status.version) == (True, "2")
@@ -55,7 +55,7 @@ async def test_moving_the_label_rolls_back_after_the_cache_expires(
     serving.state.set_label(MODEL, "stable", 1)  # roll back
     scored = await backend.predict(BATCH)
     assert scored.version == "1"
-    np.testing.assert_allclose(scored.scores, expected_scores(BATCH, "red"), atol=1e-6)
+    np.testing.assert_allclose(scored.scores, expected_scores(BATCH, "red"), atol=1e-5)
 
 
 async def test_the_resolution_is_cached(

@@ -93,7 +93,7 @@ def test_backend_errors_are_counted_by_kind(
     make_client: AppFactory, serving: TFServingTestServer, videos: dict[str, Path]
 ) -> None:
     client = make_client(TF_SERVING_URL=serving.url, BACKEND_RETRIES=0)
-    serving.state.inject(Fault(503), Fault(500))
+    serving.state.inject(Fault(503, method="POST"), Fault(500, method="POST"))
     predict(client, videos["short"])
     predict(client, videos["short"])
     assert sample(client, "gateway_backend_errors_total", code="backend_unavailable") == 1

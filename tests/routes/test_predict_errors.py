@@ -124,7 +124,9 @@ def test_model_server_faults(
     status: int,
     code: str,
 ) -> None:
-    client = make_client(TF_SERVING_URL=serving.url, REQUEST_TIMEOUT=1.0, BACKEND_RETRIES=0)
+    client = make_client(
+        TF_SERVING_URL=serving.url, REQUEST_TIMEOUT=1.0, BACKEND_RETRIES=0, TF_SERVING_WIRE="uint8"
+    )
     serving.state.inject(fault)
     data = videos["faces"].read_bytes()
     response = client.post("/predict", files={"file": ("f.mp4", data)})

@@ -31,10 +31,36 @@ def channel_mean_model(channel: str = "red") -> object:
 
 
 def expected_scores(batch: np.ndarray, channel: str = "red") -> np.ndarray:
-    """What channel_mean_model answers for a float [N, 64, 64, 3] batch."""
-    scores: np.ndarray = batch[..., CHANNEL[channel]].reshape(len(batch), -1).mean(axis=1)
+    """What channel_mean_model answers for crops (uint8) or a model-input batch (float)."""
+    values = batch.astype(np.float64) / 255.0 if batch.dtype == np.uint8 else batch
+    scores: np.ndarray = values[..., CHANNEL[channel]].reshape(len(batch), -1).mean(axis=1)
     return scores
+
+
+def random_crops(n: int, seed: int = 0) -> np.ndarray:
+    """RGB uint8 [n, 64, 64, 3] crops of noise, what backends take."""
+    return np.random.default_rng(seed).integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)
 
 
 def export_channel_mean(base: Path, name: str, version: int, channel: str = "red") -> Path:
     return export_saved_model(channel_mean_model(channel), base / name / str(version))
+
+
+def export_default_only(base: Path, name: str, version: int, channel: str = "red") -> Path:
+    """A SavedModel with serving_default alone, as models exported before compact signatures."""
+    import keras
+    import tensorflow as tf
+
+    model = channel_mean_model(channel)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name="serving_default",
+        fn=lambda image: {"p_fake": model(image, training=False)},
+        input_signature=[
+            tf.TensorSpec([None, INPUT_SIZE, INPUT_SIZE, 3], tf.float32, name="image")
+        ],
+    )
+    out = base / name / str(version)
+    archive.write_out(str(out), verbose=False)
+    return out

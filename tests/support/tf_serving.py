@@ -58,6 +58,7 @@ class ServingState:
         self.labels: dict[str, dict[str, int]] = {}  # model -> label -> version
         self.faults: deque[Fault] = deque()
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self.signatures: list[str] = []  # signature_name of every predict request
         self.lock = threading.Lock()
 
     def load(self, name: str, base_path: Path) -> None:
@@ -171,10 +172,11 @@ def _as_input(value: Any, spec: Any) -> Any:
         raise ServingError(400, f"Could not parse input: {exc}") from exc
 
 
-def _predict(servable: Servable, body: Any) -> dict[str, Any]:
+def _predict(state: ServingState, servable: Servable, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ServingError(400, "JSON Value: not an object")
     name = body.get("signature_name", "serving_default")
+    state.signatures.append(name)
     fn = servable.loaded.signatures.get(name)
     if fn is None:
         raise ServingError(400, f'Serving signature name: "{name}" not found in signature def')
@@ -263,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body = json.loads(raw)
             except ValueError as exc:
                 raise ServingError(400, f"JSON Parse error: {exc}") from exc
-            return _predict(servable, body)
+            return _predict(state, servable, body)
         raise ServingError(404, f"Malformed request: {method} {self.path}")
 
     def _send(self, status: int, body: bytes) -> None:
@@ -277,8 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, state: ServingState) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, state: ServingState, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.state = state
 
 
@@ -303,3 +305,33 @@ class TFServingTestServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve a model base path over TF Serving's REST protocol until interrupted (for benchmarks
+    and local runs without Docker): python -m tests.support.tf_serving --model-base models"""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--model-base", type=Path, required=True, help="holds <name>/<version>/")
+    parser.add_argument("--name", default="deepfake")
+    parser.add_argument("--port", type=int, default=8501)
+    parser.add_argument("--label", action="append", default=[], help="label=version, repeatable")
+    args = parser.parse_args(argv)
+    state = ServingState()
+    state.load(args.name, args.model_base / args.name)
+    for item in args.label:
+        label, version = item.split("=")
+        state.set_label(args.name, label, int(version))
+    server = _Server(state, port=args.port)
+    print(f"serving {args.name} on http://127.0.0.1:{server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
