@@ -7,6 +7,7 @@ channels or a lost frame pass unnoticed; these models make every score checkable
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from models.export import export_saved_model
 CHANNEL = {"red": 0, "green": 1, "blue": 2}
 
 
-def channel_mean_model(channel: str = "red") -> object:
+def channel_mean_model(channel: str = "red") -> Any:
     """P(fake) = mean of one RGB channel of the crop, in [0, 1] like the input."""
     import keras
 
