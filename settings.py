@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     FACE_MARGIN: float = Field(0.2, ge=0, le=2)
     DETECT_MAX_SIDE: int = Field(640, ge=0)  # 0 = detect at full resolution
     MIN_FACE_PX: int = Field(30, ge=8)  # smallest face the cascade looks for, in detection pixels
+    # A full-frame face search every N sampled frames; in between, the last face is followed in
+    # a small window (and a full search runs whenever it is lost). 1 = full search every frame.
+    REDETECT_EVERY: int = Field(4, ge=1, le=100)
 
     # TF Serving resilience: retries only for failures where nothing was scored (refused
     # connection, model loading, overload); a circuit breaker stops hammering a dead server.

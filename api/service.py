@@ -16,7 +16,7 @@ from api.backends import Scored, ScoringBackend
 from api.errors import BackendError, NoFaceFound, UnsupportedMedia
 from api.metrics import Metrics
 from api.pipeline.aggregate import detect_rate, label_for, video_score
-from api.pipeline.extract import FaceSamples, extract_faces
+from api.pipeline.extract import FaceSamples, Progress, extract_faces
 from api.pipeline.faces import HaarFaceDetector
 from api.pipeline.sniff import MediaKind, Sniffed, sniff_file
 from api.schemas import FrameSample, Meta, PredictResponse
@@ -48,13 +48,17 @@ class DetectionService:
         max_frames: int,
         log_fields: dict[str, Any] | None = None,
         observe: bool = True,
+        on_progress: Progress | None = None,
     ) -> PredictResponse:
         """Score the video at `path`. `log_fields` receives what the access log should say;
-        `observe=False` keeps internal probes out of the metrics."""
+        `observe=False` keeps internal probes out of the metrics; `on_progress` is called from
+        a worker thread after each sampled frame."""
         fields = log_fields if log_fields is not None else {}
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        samples = await loop.run_in_executor(self.pool, self._extract, path, fps, max_frames)
+        samples = await loop.run_in_executor(
+            self.pool, self._extract, path, fps, max_frames, on_progress
+        )
         fields.update(
             sampled_frames=samples.sampled_frames,
             face_frames=samples.face_frames,
@@ -71,7 +75,9 @@ class DetectionService:
             self.metrics.scores.labels(answer.version).observe(answer.score)
         return answer
 
-    def _extract(self, path: Path, fps: float, max_frames: int) -> FaceSamples:
+    def _extract(
+        self, path: Path, fps: float, max_frames: int, on_progress: Progress | None
+    ) -> FaceSamples:
         _require_video(sniff_file(path))
         return extract_faces(
             path,
@@ -80,6 +86,8 @@ class DetectionService:
             detector=self.detector,
             margin=self.settings.FACE_MARGIN,
             max_pixels=self.settings.MAX_VIDEO_PIXELS,
+            redetect_every=self.settings.REDETECT_EVERY,
+            on_progress=on_progress,
         )
 
     async def _score(self, samples: FaceSamples, fields: dict[str, Any], observe: bool) -> Scored:

@@ -50,3 +50,47 @@ def test_max_frames_caps_sampled_frames(
     s = extract_faces(videos["mixed"], target_fps=10, max_frames=15, detector=detector, margin=0.2)
     assert s.sampled_frames == 15
     assert s.face_frames == 10  # frames 0-9 show the face, 10-14 do not
+
+
+def test_progress_is_reported_per_sampled_frame(
+    videos: dict[str, Path], detector: HaarFaceDetector
+) -> None:
+    calls: list[tuple[int, int | None]] = []
+    extract_faces(
+        videos["faces"],
+        target_fps=2,
+        max_frames=256,
+        detector=detector,
+        margin=0.2,
+        on_progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls == [(i, 8) for i in range(1, 9)]
+
+
+def test_a_failure_while_detecting_stops_the_reader(
+    videos: dict[str, Path], detector: HaarFaceDetector
+) -> None:
+    """The reader thread must not stay blocked on its full queue after the consumer fails."""
+    import threading
+
+    def explode(done: int, total: int | None) -> None:
+        if done == 2:
+            raise RuntimeError("consumer failed")
+
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="consumer failed"):
+        extract_faces(
+            videos["hd"],
+            target_fps=25,
+            max_frames=256,
+            detector=detector,
+            margin=0.2,
+            on_progress=explode,
+        )
+    assert threading.active_count() == before
+
+
+def test_stage_times_are_measured(videos: dict[str, Path], detector: HaarFaceDetector) -> None:
+    s = extract_faces(videos["hd"], target_fps=2, max_frames=256, detector=detector, margin=0.2)
+    assert s.decode_seconds > 0
+    assert s.detect_seconds > 0

@@ -30,15 +30,31 @@ def blank_frame(width: int = 640, height: int = 360, value: int = BACKGROUND) ->
     return np.repeat(np.repeat(ramp[None, :, None], height, axis=0), 3, axis=2).astype(np.uint8)
 
 
+# Where OpenCV's cascade finds the astronaut's face in the 512x512 photo.
+FACE_IN_PHOTO = (177, 66, 95, 95)
+
+
+def photo_placement(i: int, n: int, width: int, height: int) -> tuple[int, int, int]:
+    """(x, y, side) of the photo in frame i of n."""
+    progress = i / max(1, n - 1)
+    side = min(round(height * (0.72 + 0.2 * progress)), height - 10)
+    x = round(10 + (width - side - 20) * progress)
+    return x, (height - side) // 2, side
+
+
+def true_face(i: int, n: int, width: int = 640, height: int = 360) -> tuple[int, int, int, int]:
+    """The face's box in frame i of n of a make_video clip, from how the frame was drawn."""
+    x, y, side = photo_placement(i, n, width, height)
+    s = side / 512
+    fx, fy, fw, fh = FACE_IN_PHOTO
+    return round(x + fx * s), round(y + fy * s), round(fw * s), round(fh * s)
+
+
 def face_frame(i: int, n: int, width: int = 640, height: int = 360) -> np.ndarray:
     """Frame i of n: the astronaut photo sliding right and growing from 72% to 92% of the
     frame height, so every crop differs and the face is found at any resolution."""
     frame = blank_frame(width, height)
-    progress = i / max(1, n - 1)
-    side = round(height * (0.72 + 0.2 * progress))
-    side = min(side, height - 10)
-    x = round(10 + (width - side - 20) * progress)
-    y = (height - side) // 2
+    x, y, side = photo_placement(i, n, width, height)
     frame[y : y + side, x : x + side] = cv2.resize(
         astronaut_bgr(), (side, side), interpolation=cv2.INTER_AREA
     )

@@ -1,0 +1,58 @@
+"""Following a face between sampled frames: cheaper searches, same faces found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from api.pipeline.extract import extract_faces
+from api.pipeline.faces import DetectorConfig, HaarFaceDetector
+from api.pipeline.finder import FaceFinder
+from tests.pipeline.test_faces import iou, scene
+from tests.support.videos import blank_frame, true_face
+
+
+def test_follows_a_moving_face_and_searches_fully_every_n_frames() -> None:
+    finder = FaceFinder(HaarFaceDetector(), redetect_every=4)
+    full = HaarFaceDetector(DetectorConfig(max_side=0))
+    for i in range(8):
+        frame, _ = scene(1280, 720, 300 + 25 * i, 100, 420)
+        box = finder.find(frame)
+        assert box is not None
+        assert iou(box, full.detect(frame)[0]) > 0.6
+    assert (finder.full_searches, finder.followed) == (2, 6)  # frames 0 and 4
+
+
+def test_a_lost_face_triggers_a_full_search() -> None:
+    finder = FaceFinder(HaarFaceDetector(), redetect_every=10)
+    first, _ = scene(1280, 720, 100, 100, 420)
+    moved, expected = scene(1280, 720, 760, 120, 512)  # jumped far outside the window
+    assert finder.find(first) is not None
+    box = finder.find(moved)
+    assert box is not None
+    assert iou(box, expected) > 0.5
+    assert finder.full_searches == 2
+    assert finder.find(blank_frame(1280, 720)) is None
+
+
+def test_redetect_every_1_is_a_full_search_per_frame() -> None:
+    finder = FaceFinder(HaarFaceDetector(), redetect_every=1)
+    for i in range(3):
+        finder.find(scene(1280, 720, 300 + 20 * i, 100, 420)[0])
+    assert (finder.full_searches, finder.followed) == (3, 0)
+
+
+def test_following_finds_the_faces_a_full_search_finds(videos: dict[str, Path]) -> None:
+    """Same frames with a face; and following sticks to the true face, where the full
+    search's "largest box" sometimes takes a larger false detection instead."""
+    kwargs = {"target_fps": 10, "max_frames": 256, "detector": HaarFaceDetector(), "margin": 0.2}
+    full = extract_faces(videos["mixed"], redetect_every=1, **kwargs)  # type: ignore[arg-type]
+    followed = extract_faces(videos["mixed"], redetect_every=4, **kwargs)  # type: ignore[arg-type]
+    assert followed.times == full.times
+    truth = [true_face(round(t * 10), 40) for t in full.times]
+    on_face = [
+        sum(iou(b, t) > 0.5 for b, t in zip(run.boxes, truth, strict=True))
+        for run in (full, followed)
+    ]
+    print(f"\non the true face: full search {on_face[0]}/20, following {on_face[1]}/20")
+    assert on_face[1] >= on_face[0]
+    assert on_face[1] >= 0.9 * len(truth)
