@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 RUN := $(POETRY) run
 
-.PHONY: help install run lint format typecheck test model clean
+.PHONY: help install run lint format typecheck test bench model clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ typecheck: install  ## mypy (strict)
 
 test: lint typecheck  ## lint, types and the whole test suite
 	$(RUN) pytest
+
+bench: install  ## speed vs the decoding floor and the original approach (bench-out/bench.json)
+	$(RUN) python -m tests.bench.run --out bench-out
 
 model: install  ## export the (untrained) EfficientNetB0 placeholder to models/deepfake/1
 	$(RUN) python -m models.export --out models/deepfake/1 --arch efficientnetb0 --force

@@ -1,10 +1,11 @@
 """Find the face in each sampled frame of one video, cheaply.
 
-A full-frame Haar search costs ~30 ms on a 640 px copy; following the face found in the
-previous sampled frame inside a window twice its size, scaled so the face is ~75 px wide, costs
-a few ms. The full search still runs every `redetect_every` frames (so a bigger face that
-walks in is found) and whenever the followed face is lost, so recall stays that of the full
-search (measured by the benchmark against full-resolution detection).
+A full-frame Haar search costs 20-60 ms (a face-filled frame is the expensive case: every
+window over the face passes many cascade stages). Following the face found in the previous
+sampled frame, inside a window twice its size scaled so the face is ~48 px wide, costs ~5 ms.
+The full search still runs every `redetect_every` frames (so a bigger face that walks in is
+found) and whenever the followed face is lost, so recall stays that of the full search
+(measured by the benchmark against full-resolution detection).
 """
 
 from __future__ import annotations

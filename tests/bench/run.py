@@ -1,0 +1,345 @@
+"""The gateway's speed, measured against the decoding floor and the original approach.
+
+    make bench        (python -m tests.bench.run --out bench-out)
+
+In one run, on the same clips: the time to grab() every frame (the floor), the gateway as
+configured (downscaled detection that follows faces, uint8 wire format) and an "original-style"
+gateway (full-resolution detection on every sampled frame, JSON float lists), both behind the
+same TF Serving stand-in running the shipped model; then 4 concurrent clients, the event loop's
+responsiveness under that load, peak RSS with a 1 GB upload, and face recall. Prints a table and
+writes bench-out/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+
+from settings import PROJECT_ROOT
+from tests.bench.clips import make_clips
+
+CONFIGS = {
+    "project": {},
+    "original": {"DETECT_MAX_SIDE": "0", "REDETECT_EVERY": "1", "TF_SERVING_WIRE": "json"},
+}
+GIB = 10**9
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def decode_floor(path: Path) -> float:
+    """Seconds to open the clip and grab() every frame: no conversion, no detection."""
+    started = time.perf_counter()
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    while cap.grab():
+        pass
+    cap.release()
+    return time.perf_counter() - started
+
+
+@dataclass
+class Process:
+    popen: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def access_log(self) -> list[dict[str, Any]]:
+        lines = []
+        for line in self.log.read_text().splitlines():
+            start = line.find('{"event":"request"')
+            if start >= 0:
+                lines.append(json.loads(line[start:]))
+        return lines
+
+
+@contextmanager
+def started(command: list[str], env: dict[str, str], log: Path, ready: str) -> Iterator[Process]:
+    url = ready.split("/", 3)
+    base = "/".join(url[:3])
+    with log.open("wb") as out:
+        popen = subprocess.Popen(command, env=env, stdout=out, stderr=out, cwd=log.parent)
+        process = Process(popen, base, log)
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                if popen.poll() is not None:
+                    raise RuntimeError(f"{command[0]} exited:\n{log.read_text()[-2000:]}")
+                try:
+                    if httpx.get(ready, timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"not ready: {ready}\n{log.read_text()[-2000:]}")
+                time.sleep(0.3)
+            yield process
+        finally:
+            popen.terminate()
+            popen.wait(timeout=30)
+
+
+def base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    return {**env, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+@dataclass
+class Result:
+    clip: str
+    floor_s: float
+    wall_s: dict[str, float] = field(default_factory=dict)
+    detect_rate: dict[str, float] = field(default_factory=dict)
+    stages_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def predict(process: Process, clip: Path) -> tuple[float, dict[str, Any]]:
+    started_at = time.perf_counter()
+    with clip.open("rb") as f:
+        response = httpx.post(process.url + "/predict", files={"file": (clip.name, f)}, timeout=300)
+    wall = time.perf_counter() - started_at
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    body["request_id"] = response.headers["X-Request-ID"]
+    return wall, body
+
+
+def stages(process: Process, request_id: str) -> dict[str, float]:
+    for line in reversed(process.access_log()):
+        if line.get("request_id") == request_id:
+            keys = ("decode_ms", "detect_ms", "score_ms", "duration_ms")
+            return {k: line[k] for k in keys if k in line}
+    return {}
+
+
+async def concurrent(process: Process, clips: list[Path], clients: int) -> dict[str, Any]:
+    """Every client uploads every clip; /health/live is timed all along."""
+    live: list[float] = []
+    statuses: list[int] = []
+    done = asyncio.Event()
+
+    async def client(http: httpx.AsyncClient) -> None:
+        for clip in clips:
+            response = await http.post("/predict", files={"file": (clip.name, clip.read_bytes())})
+            statuses.append(response.status_code)
+
+    async def probe(http: httpx.AsyncClient) -> None:
+        while not done.is_set():
+            started_at = time.perf_counter()
+            await http.get("/health/live")
+            live.append(time.perf_counter() - started_at)
+            await asyncio.sleep(0.05)
+
+    async with httpx.AsyncClient(base_url=process.url, timeout=300) as http:
+        watcher = asyncio.create_task(probe(http))
+        started_at = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        wall = time.perf_counter() - started_at
+        done.set()
+        await watcher
+    return {
+        "clients": clients,
+        "requests": len(statuses),
+        "statuses": {str(s): statuses.count(s) for s in sorted(set(statuses))},
+        "wall_s": wall,
+        "live_p50_ms": statistics.median(live) * 1000,
+        "live_max_ms": max(live) * 1000,
+    }
+
+
+def big_upload(process: Process, size: int) -> dict[str, Any]:
+    """Stream `size` bytes that sniff as MP4 but are not decodable: the gateway must take it
+    all to disk (then refuse it with 415) without holding it in memory."""
+    chunk = b"\0" * (1 << 20)
+
+    def body() -> Iterator[bytes]:
+        boundary = b"--bench\r\n"
+        yield boundary + b'Content-Disposition: form-data; name="file"; filename="big.mp4"\r\n\r\n'
+        yield b"\x00\x00\x00\x20ftypisom" + bytes(20)
+        sent = 32
+        while sent < size:
+            piece = chunk[: min(len(chunk), size - sent)]
+            sent += len(piece)
+            yield piece
+        yield b"\r\n--bench--\r\n"
+
+    started_at = time.perf_counter()
+    response = httpx.post(
+        process.url + "/predict",
+        content=body(),
+        headers={"Content-Type": "multipart/form-data; boundary=bench"},
+        timeout=600,
+    )
+    return {
+        "bytes": size,
+        "status": response.status_code,
+        "seconds": time.perf_counter() - started_at,
+        "peak_rss_mb": process.peak_rss_mb(),
+    }
+
+
+def table(results: list[Result], summary: dict[str, Any]) -> str:
+    head = (
+        f"{'clip':34} {'floor s':>8} {'gateway s':>10} {'ratio':>6} {'original s':>11} "
+        f"{'speedup':>8} {'faces %':>8} {'orig %':>7}"
+    )
+    rows = [head, "-" * len(head)]
+    for r in results:
+        rows.append(
+            f"{r.clip:34} {r.floor_s:8.2f} {r.wall_s['project']:10.2f} "
+            f"{r.wall_s['project'] / r.floor_s:6.2f} {r.wall_s['original']:11.2f} "
+            f"{r.wall_s['original'] / r.wall_s['project']:8.1f} "
+            f"{100 * r.detect_rate['project']:8.1f} {100 * r.detect_rate['original']:7.1f}"
+        )
+    t = summary["totals"]
+    rows.append("-" * len(head))
+    rows.append(
+        f"{'total':34} {t['floor_s']:8.2f} {t['project_s']:10.2f} {t['ratio_to_floor']:6.2f} "
+        f"{t['original_s']:11.2f} {t['speedup_vs_original']:8.1f}"
+    )
+    c = summary["concurrency"]
+    rows.append(
+        f"\n{c['clients']} clients: {c['requests']} requests in {c['wall_s']:.2f} s "
+        f"({c['throughput_rps']:.2f}/s vs {t['sequential_rps']:.2f}/s sequential, "
+        f"x{c['throughput_ratio']:.2f}); statuses {c['statuses']}; /health/live p50 "
+        f"{c['live_p50_ms']:.1f} ms, max {c['live_max_ms']:.1f} ms"
+    )
+    m = summary["memory"]
+    rows.append(
+        f"{m['bytes'] / GIB:.1f} GB upload: HTTP {m['status']} in {m['seconds']:.1f} s; "
+        f"gateway peak RSS {m['peak_rss_mb']:.0f} MB"
+    )
+    rows.append(f"face recall vs full resolution: max gap {summary['recall_gap_pp']:.1f} pp")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench-out")
+    parser.add_argument("--model-base", type=Path, default=PROJECT_ROOT / "models")
+    parser.add_argument("--upload-gb", type=float, default=1.0)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    clips = make_clips(args.out / "clips")
+    env = base_env()
+    python = sys.executable
+    tfs_port = free_port()
+    tfs = [python, "-m", "tests.support.tf_serving", "--model-base", str(args.model_base),
+           "--port", str(tfs_port)]  # fmt: skip
+    status = f"http://127.0.0.1:{tfs_port}/v1/models/deepfake/versions/1"
+    with started(tfs, env, args.out / "tfserving.log", status):
+        gateways: dict[str, Process] = {}
+        with _gateways(args, env, tfs_port, gateways):
+            results = _sequential(clips, gateways)
+            conc = asyncio.run(concurrent(gateways["project"], clips, args.clients))
+            memory = big_upload(gateways["project"], int(args.upload_gb * GIB))
+    summary = _summary(results, conc, memory)
+    summary["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                          "opencv": cv2.__version__}  # fmt: skip
+    (args.out / "bench.json").write_text(json.dumps(summary, indent=2))
+    print(table(results, summary))
+    print(f"\nwrote {args.out / 'bench.json'}")
+
+
+@contextmanager
+def _gateways(
+    args: argparse.Namespace, env: dict[str, str], tfs_port: int, into: dict[str, Process]
+) -> Iterator[None]:
+    uvicorn = str(Path(sys.executable).parent / "uvicorn")
+    with _ExitAll() as stack:
+        for name, overrides in CONFIGS.items():
+            port = free_port()
+            genv = {**env, "TF_SERVING_URL": f"http://127.0.0.1:{tfs_port}",
+                    "MODEL_BASE_PATH": str(args.model_base), **overrides}  # fmt: skip
+            command = [uvicorn, "api.main:create_app", "--factory", "--port", str(port),
+                       "--no-access-log"]  # fmt: skip
+            ready = f"http://127.0.0.1:{port}/health/ready"
+            into[name] = stack.enter(started(command, genv, args.out / f"{name}.log", ready))
+        yield
+
+
+class _ExitAll:
+    def __init__(self) -> None:
+        self._managers: list[Any] = []
+
+    def enter(self, manager: Any) -> Any:
+        value = manager.__enter__()
+        self._managers.append(manager)
+        return value
+
+    def __enter__(self) -> _ExitAll:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for manager in reversed(self._managers):
+            manager.__exit__(None, None, None)
+
+
+def _sequential(clips: list[Path], gateways: dict[str, Process]) -> list[Result]:
+    for process in gateways.values():
+        predict(process, clips[0])  # warm up caches and the model server's first call
+    results = []
+    for clip in clips:
+        result = Result(clip.name, decode_floor(clip))
+        for name, process in gateways.items():
+            wall, body = predict(process, clip)
+            result.wall_s[name] = wall
+            result.detect_rate[name] = body["meta"]["face_detect_rate"]
+            result.stages_ms[name] = stages(process, body["request_id"])
+        results.append(result)
+    return results
+
+
+def _summary(results: list[Result], conc: dict[str, Any], memory: dict[str, Any]) -> dict[str, Any]:
+    floor = sum(r.floor_s for r in results)
+    project = sum(r.wall_s["project"] for r in results)
+    original = sum(r.wall_s["original"] for r in results)
+    sequential_rps = len(results) / project
+    conc["throughput_rps"] = conc["requests"] / conc["wall_s"]
+    conc["throughput_ratio"] = conc["throughput_rps"] / sequential_rps
+    return {
+        "clips": [r.__dict__ for r in results],
+        "totals": {
+            "floor_s": floor,
+            "project_s": project,
+            "original_s": original,
+            "ratio_to_floor": project / floor,
+            "speedup_vs_original": original / project,
+            "sequential_rps": sequential_rps,
+        },
+        "concurrency": conc,
+        "memory": memory,
+        "recall_gap_pp": max(
+            100 * abs(r.detect_rate["project"] - r.detect_rate["original"]) for r in results
+        ),
+    }
+
+
+if __name__ == "__main__":
+    main()
