@@ -37,22 +37,57 @@ QUEUE_FRAMES = 4  # decoded frames waiting for detection (a 1080p frame is 6 MB)
 Progress = Callable[[int, int | None], None]
 
 
+MAX_FACES_PER_FRAME = 8  # the largest ones; bounds the cost of crowds
+
+
+@dataclass(frozen=True, slots=True)
+class FaceCrop:
+    box: Box  # before the margin, source pixels
+    crop: np.ndarray  # RGB uint8 [64, 64, 3], the box grown by the margin
+
+
+@dataclass(slots=True)
+class SampledFrame:
+    index: int  # position in the stream
+    t: float  # seconds, from the decoder
+    faces: list[FaceCrop]  # largest first; empty when no face was found
+
+
 @dataclass(slots=True)
 class FaceSamples:
-    """The crops scored for one video, with what is needed to report on them."""
+    """Every sampled frame of one video (or the one frame of an image) and its faces."""
 
     info: VideoInfo
     step: int
-    sampled_frames: int = 0
-    times: list[float] = field(default_factory=list)  # of the frames with a face
-    boxes: list[Box] = field(default_factory=list)  # before the margin, source pixels
-    crops: list[np.ndarray] = field(default_factory=list)  # RGB uint8 [64, 64, 3]
+    media: str = "video"  # or "image"
+    frames: list[SampledFrame] = field(default_factory=list)
     decode_seconds: float = 0.0  # the reader thread's time in grab()/retrieve()
     detect_seconds: float = 0.0  # face detection and cropping
 
     @property
+    def sampled_frames(self) -> int:
+        return len(self.frames)
+
+    @property
+    def with_faces(self) -> list[SampledFrame]:
+        return [f for f in self.frames if f.faces]
+
+    @property
     def face_frames(self) -> int:
-        return len(self.crops)
+        return len(self.with_faces)
+
+    # The largest face of each frame that has one: what the original service scored.
+    @property
+    def times(self) -> list[float]:
+        return [f.t for f in self.with_faces]
+
+    @property
+    def boxes(self) -> list[Box]:
+        return [f.faces[0].box for f in self.with_faces]
+
+    @property
+    def crops(self) -> list[np.ndarray]:
+        return [f.faces[0].crop for f in self.with_faces]
 
 
 def expected_samples(info: VideoInfo, step: int, max_frames: int) -> int | None:
@@ -73,10 +108,10 @@ def extract_faces(
     crop_size: int = CROP_SIZE,
     on_progress: Progress | None = None,
 ) -> FaceSamples:
-    """Sample frames at `target_fps` (at most `max_frames`) and crop the largest face in each.
+    """Sample frames at `target_fps` (at most `max_frames`) and crop every face in each.
 
-    Frames without a face are counted, never scored: scoring a centre crop as if it were a
-    face (as the original service did) only adds noise to the verdict.
+    Frames without a face are kept (and reported), never scored: scoring a centre crop as if it
+    were a face (as the original service did) only adds noise to the verdict.
     """
     with open_video(path) as cap:
         info = probe(cap)
@@ -89,8 +124,8 @@ def extract_faces(
                 started = time.perf_counter()
                 # Declared sizes can lie; the decoded frame cannot.
                 _check_pixels(frame.image.shape[1], frame.image.shape[0], max_pixels)
-                samples.sampled_frames += 1
-                _add_face(samples, frame, finder.find(frame.image), margin, crop_size)
+                faces = finder.find_all(frame.image)
+                samples.frames.append(_sampled(frame, faces, margin, crop_size))
                 samples.detect_seconds += time.perf_counter() - started
                 if on_progress is not None:
                     on_progress(samples.sampled_frames, expected)
@@ -98,15 +133,38 @@ def extract_faces(
     return samples
 
 
-def _add_face(
-    samples: FaceSamples, frame: Frame, box: Box | None, margin: float, size: int
-) -> None:
-    if box is None:
-        return
+def extract_image_faces(
+    path: Path,
+    *,
+    detector: HaarFaceDetector,
+    margin: float,
+    max_pixels: int = 7680 * 4320,
+    crop_size: int = CROP_SIZE,
+) -> FaceSamples:
+    """An image as a one-frame video: every face, searched at full detection size."""
+    started = time.perf_counter()
+    # IMREAD_COLOR applies the EXIF orientation, as phones expect.
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise UnsupportedMedia("The image could not be decoded: it is truncated or corrupt.")
+    height, width = image.shape[:2]
+    _check_pixels(width, height, max_pixels)
+    decoded = time.perf_counter()
+    info = VideoInfo(src_fps=0.0, total_frames=1, width=width, height=height)
+    samples = FaceSamples(info=info, step=1, media="image", decode_seconds=decoded - started)
+    faces = detector.detect_all(image)
+    samples.frames.append(_sampled(Frame(0, 0.0, image), faces, margin, crop_size))
+    samples.detect_seconds = time.perf_counter() - decoded
+    return samples
+
+
+def _sampled(frame: Frame, boxes: list[Box], margin: float, size: int) -> SampledFrame:
     height, width = frame.image.shape[:2]
-    samples.times.append(round(frame.t, 6))
-    samples.boxes.append(box)
-    samples.crops.append(crop(frame.image, expand(box, width, height, margin), size))
+    boxes = sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)[:MAX_FACES_PER_FRAME]
+    faces = [
+        FaceCrop(box, crop(frame.image, expand(box, width, height, margin), size)) for box in boxes
+    ]
+    return SampledFrame(frame.index, round(frame.t, 6), faces)
 
 
 class _Done:

@@ -65,18 +65,27 @@ class HaarFaceDetector:
         return limit / side
 
     def detect(self, bgr: np.ndarray) -> list[Box]:
-        """The faces in a BGR frame, in source pixels: those of the coarse search when it
-        finds any, else those of the full search."""
+        """The faces in a BGR frame, in source pixels: those of the coarse copy when it has
+        any (the largest face is then among them), else those of the max_side copy."""
+        return self._search(bgr, fine=False)
+
+    def detect_all(self, bgr: np.ndarray) -> list[Box]:
+        """Every face findable at max_side, including small ones beside big ones."""
+        return self._search(bgr, fine=True)
+
+    def _search(self, bgr: np.ndarray, *, fine: bool) -> list[Box]:
         height, width = bgr.shape[:2]
         frame, size = (0, 0, width, height), (self.config.min_face, self.config.min_face)
+        found: list[Box] = []
         coarse = self.config.coarse_side
         if 0 < coarse < self.config.max_side and max(width, height) > coarse:
             scale = self.detection_scale(width, height, coarse)
             found = self._detect(bgr, frame, scale, size, None, self.config.scale_factor)
-            if found:
+            if found and not fine:
                 return found
         scale = self.detection_scale(width, height)
-        return self._detect(bgr, frame, scale, size, None, self.config.scale_factor)
+        more = self._detect(bgr, frame, scale, size, None, self.config.scale_factor)
+        return merge(found, more)
 
     def detect_near(self, bgr: np.ndarray, window: Box, face: int) -> list[Box]:
         """Faces about `face` source pixels wide inside `window`: a small, cheap search used
@@ -124,6 +133,25 @@ def _to_source(
 
 def largest(boxes: list[Box]) -> Box | None:
     return max(boxes, key=lambda b: b[2] * b[3]) if boxes else None
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (0 when they do not touch)."""
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def merge(first: list[Box], second: list[Box], overlap: float = 0.4) -> list[Box]:
+    """Boxes of both lists, a box of `second` dropped when it overlaps one already kept."""
+    kept = list(first)
+    for box in second:
+        if all(iou(box, other) < overlap for other in kept):
+            kept.append(box)
+    return kept
 
 
 def expand(box: Box, width: int, height: int, margin: float) -> Box:
