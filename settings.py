@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     CORS_ORIGINS: Annotated[list[str], NoDecode] = []
     CORS_ALLOW_CREDENTIALS: bool = False
 
+    # Jobs (POST /jobs): kept in this process's memory, so one gateway instance serves a job
+    # from upload to result. Uploads wait in a bounded queue for one of JOB_WORKERS runners;
+    # results are forgotten JOB_TTL_SECONDS after the job ends.
+    JOB_QUEUE_SIZE: int = Field(16, ge=1, le=10_000)  # jobs waiting to run; more get 503
+    JOB_WORKERS: int = Field(1, ge=1, le=64)  # jobs processed at once
+    JOB_TTL_SECONDS: float = Field(3600.0, gt=0)
+
     @field_validator("API_KEYS", "CORS_ORIGINS", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:

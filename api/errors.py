@@ -89,6 +89,18 @@ class Overloaded(GatewayError):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
+# --- jobs (api/jobs.py) ----------------------------------------------------------------------
+class JobNotFound(GatewayError):
+    """Unknown, expired or deleted job, or one created with another token."""
+
+    status_code = 404
+    code = "job_not_found"
+
+
+class JobQueueFull(Overloaded):
+    code = "queue_full"
+
+
 # --- the scoring backend -------------------------------------------------------------------
 class BackendError(GatewayError):
     """The model server failed; the request itself may well be fine."""

@@ -16,11 +16,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import __version__, backends
 from api.errors import install_error_handlers
+from api.jobs import JobManager
 from api.metrics import Metrics
 from api.middleware import ObservabilityMiddleware
 from api.pipeline.faces import DetectorConfig, HaarFaceDetector
 from api.readiness import ReadinessProbe
-from api.routes import health, metrics, predict
+from api.routes import health, jobs, metrics, predict, web
 from api.service import DetectionService
 from settings import Settings
 
@@ -65,6 +66,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             service = DetectionService(settings, backend, detector, pool, app_metrics)
             app.state.service = service
             app.state.readiness = ReadinessProbe(service, settings.READY_CACHE_SECONDS)
+            # Closed before the pool and the backend (the stack unwinds in reverse): jobs are
+            # cancelled and their files removed while what they use still exists.
+            job_manager = JobManager(
+                service,
+                queue_size=settings.JOB_QUEUE_SIZE,
+                workers=settings.JOB_WORKERS,
+                ttl=settings.JOB_TTL_SECONDS,
+            )
+            job_manager.start()
+            stack.push_async_callback(job_manager.close)
+            app.state.jobs = job_manager
             log.info(
                 "serving %s %s with the %s backend",
                 settings.MODEL_NAME,
@@ -88,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.CORS_ORIGINS,
             allow_credentials=settings.CORS_ALLOW_CREDENTIALS,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
     # Outermost, so every answer (errors and CORS refusals too) is counted and logged.
@@ -97,4 +109,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(predict.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(jobs.router)
+    web.install(app)
     return app

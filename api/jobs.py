@@ -1,0 +1,267 @@
+"""Jobs: a video scored in the background, with progress, so that a long input does not hold an
+HTTP request open for minutes.
+
+Jobs live in this process's memory. That is enough for one gateway; with several replicas a
+client must come back to the replica that accepted its job (sticky routing), and a restart
+forgets every job (their files are removed at shutdown).
+
+Every job is an asyncio task owned by the JobManager. Its video file is removed in that task's
+`finally`, so it goes on every path: done, failed, cancelled and shutdown; expiry then only
+forgets the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from api.errors import GatewayError, JobNotFound, JobQueueFull
+from api.pipeline.extract import Progress
+from api.schemas import PredictResponse
+from api.service import DetectionService
+from api.uploads import Upload
+
+log = logging.getLogger(__name__)
+
+# Retry-After for a full queue: jobs are long, so asking again every second would only add load.
+QUEUE_FULL_RETRY_SECONDS = 5
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class _Stopped(Exception):
+    """Raised in the pipeline thread by the progress callback, so that a cancelled job stops
+    decoding at its next frame instead of running to the end unobserved."""
+
+
+@dataclass(eq=False)
+class Job:
+    id: str
+    owner: str  # digest of the bearer token that created it; "" without auth
+    path: Path
+    filename: str | None
+    size: int
+    fps: float
+    max_frames: int
+    created_at: float = field(default_factory=time.time)
+    status: JobStatus = JobStatus.QUEUED
+    frames: int = 0
+    expected_frames: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    expires_at: float | None = None  # wall clock, reported
+    result: PredictResponse | None = None
+    error: dict[str, Any] | None = None  # the JSON error body /predict would have answered
+    error_status: int | None = None  # ... and its HTTP status
+    revision: int = 0  # bumped on every change; SSE streams send what they have not seen
+    stop: threading.Event = field(default_factory=threading.Event)
+    task: asyncio.Task[None] | None = None
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    expires_mono: float = float("inf")  # monotonic
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def percent(self) -> float | None:
+        if self.status is JobStatus.DONE:
+            return 100.0
+        if not self.expected_frames:
+            return None  # the container does not say how many frames it has
+        return round(min(100.0, 100 * self.frames / self.expected_frames), 1)
+
+    def touch(self) -> None:
+        """Record a change and wake everyone waiting for one."""
+        self.revision += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_change(self, seen: int) -> None:
+        """Return once `revision` differs from `seen`."""
+        if self.revision == seen:
+            await self._changed.wait()
+
+
+def _remove(path: Path) -> None:
+    # Synchronous on purpose (as in api.uploads): an awaited unlink could be cancelled and leak.
+    with suppress(FileNotFoundError):
+        path.unlink()
+
+
+class JobManager:
+    def __init__(
+        self, service: DetectionService, *, queue_size: int, workers: int, ttl: float
+    ) -> None:
+        self.service = service
+        self.queue_size = queue_size
+        self.ttl = ttl
+        self._jobs: dict[str, Job] = {}
+        self._slots = asyncio.Semaphore(workers)
+        self._reserved = 0  # queue places held by uploads still streaming
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="jobs-sweeper")
+
+    async def close(self) -> None:
+        """Shutdown: cancel every job, wait for their cleanup, forget them."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        tasks = [job.task for job in self._jobs.values() if job.task and not job.task.done()]
+        for job in self._jobs.values():
+            job.stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for job in self._jobs.values():
+            _remove(job.path)
+        self._jobs.clear()
+
+    @property
+    def waiting(self) -> int:
+        queued = sum(job.status is JobStatus.QUEUED for job in self._jobs.values())
+        return queued + self._reserved
+
+    @contextmanager
+    def reserve(self) -> Iterator[None]:
+        """Hold a queue place while the upload streams, so that a full queue refuses a job
+        before a byte of it is read."""
+        if self.waiting >= self.queue_size:
+            raise JobQueueFull(
+                f"The job queue is full ({self.queue_size} jobs waiting, JOB_QUEUE_SIZE); "
+                "retry later.",
+                retry_after=QUEUE_FULL_RETRY_SECONDS,
+            )
+        self._reserved += 1
+        try:
+            yield
+        finally:
+            self._reserved -= 1
+
+    def submit(self, upload: Upload, *, fps: float, max_frames: int, owner: str) -> Job:
+        """Take the upload's file over and queue a job for it. Call inside `receive_upload`."""
+        job_id = secrets.token_urlsafe(16)
+        path = upload.path.with_name(f"job-{job_id}.bin")
+        # receive_upload deletes its file when its context exits; renaming the file (same
+        # directory: no copy) makes it the job's, and the context then finds nothing to delete.
+        upload.path.replace(path)
+        job = Job(job_id, owner, path, upload.filename, upload.size, fps, max_frames)
+        self._jobs[job_id] = job
+        job.task = asyncio.create_task(self._run(job), name=f"job-{job_id}")
+        return job
+
+    def get(self, job_id: str, owner: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None or job.owner != owner or job.expires_mono <= time.monotonic():
+            raise JobNotFound(
+                f"No job '{job_id}': it never existed, was deleted, or its result expired "
+                f"(results are kept {self.ttl:g} s after the job ends)."
+            )
+        return job
+
+    def queue_position(self, job: Job) -> int | None:
+        """1 for the next job to start; None when the job is not waiting."""
+        if job.status is not JobStatus.QUEUED:
+            return None
+        ahead = sum(
+            other.status is JobStatus.QUEUED and other.created_at < job.created_at
+            for other in self._jobs.values()
+        )
+        return ahead + 1
+
+    async def delete(self, job: Job) -> None:
+        """Cancel the job if it has not ended (its file is gone when this returns); forget it."""
+        if job.task is not None and not job.task.done():
+            job.stop.set()
+            job.task.cancel()
+            await asyncio.wait({job.task})
+        self._jobs.pop(job.id, None)
+
+    async def _run(self, job: Job) -> None:
+        fields: dict[str, Any] = {}
+        try:
+            async with self._slots:
+                job.status, job.started_at = JobStatus.RUNNING, time.time()
+                job.touch()
+                job.result = await self.service.predict(
+                    job.path,
+                    fps=job.fps,
+                    max_frames=job.max_frames,
+                    log_fields=fields,
+                    on_progress=self._reporter(job, asyncio.get_running_loop()),
+                )
+                job.status = JobStatus.DONE
+        except asyncio.CancelledError:
+            job.status = JobStatus.CANCELLED
+            raise
+        except GatewayError as exc:
+            job.status, job.error, job.error_status = JobStatus.FAILED, exc.body(), exc.status_code
+        except Exception:
+            log.exception("job %s failed", job.id)
+            job.status, job.error_status = JobStatus.FAILED, 500
+            job.error = {"error": "The gateway failed on this video.", "code": "internal_error"}
+        finally:
+            job.stop.set()
+            _remove(job.path)
+            self._finish(job, fields)
+
+    def _finish(self, job: Job, fields: dict[str, Any]) -> None:
+        job.finished_at = time.time()
+        job.expires_at = job.finished_at + self.ttl
+        job.expires_mono = time.monotonic() + self.ttl
+        job.touch()
+        line = {"event": "job", "job_id": job.id, "status": job.status.value, **fields}
+        if job.error:
+            line["code"] = job.error["code"]
+        log.info(json.dumps(line, separators=(",", ":")))
+
+    def _reporter(self, job: Job, loop: asyncio.AbstractEventLoop) -> Progress:
+        """The progress callback: runs on a pipeline thread, so it only hops to the loop."""
+
+        def report(done: int, expected: int | None) -> None:
+            if job.stop.is_set():
+                raise _Stopped
+            with suppress(RuntimeError):  # the loop closed under a job stopped at shutdown
+                loop.call_soon_threadsafe(_advance, job, done, expected)
+
+        return report
+
+    async def _sweep_forever(self) -> None:
+        interval = min(max(self.ttl / 4, 0.05), 30.0)
+        while True:
+            await asyncio.sleep(interval)
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Forget the jobs whose results have expired."""
+        now = time.monotonic()
+        for job in [j for j in self._jobs.values() if j.expires_mono <= now]:
+            _remove(job.path)  # removed when the job ended; this only makes sure
+            del self._jobs[job.id]
+
+
+def _advance(job: Job, done: int, expected: int | None) -> None:
+    if job.status is not JobStatus.RUNNING:
+        return  # a late report from a thread that has not yet seen the stop
+    job.frames, job.expected_frames = done, expected
+    job.touch()
