@@ -66,11 +66,6 @@ class UnsupportedMedia(GatewayError):
     code = "unsupported_media"
 
 
-class NoFaceFound(GatewayError):
-    status_code = 422
-    code = "no_face_detected"
-
-
 class Unauthorized(GatewayError):
     status_code = 401
     code = "unauthorized"

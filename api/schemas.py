@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.pipeline.verdict import ReasonCode
+
 
 class FrameSample(BaseModel):
     t: float = Field(description="Presentation time of the frame in seconds, from the decoder")
@@ -27,20 +29,93 @@ class Meta(BaseModel):
     height: int = Field(ge=0, description="Frame height in pixels")
 
 
+class FaceResult(BaseModel):
+    box: tuple[int, int, int, int] = Field(description="x, y, width, height in source pixels")
+    score: float = Field(ge=0, le=1, description="P(fake) of this face's crop")
+    track: int = Field(description="Id of the track (person) this face belongs to")
+    crop: str | None = Field(
+        None, description="The 64x64 crop that was scored, JPEG in base64 (?include=crops)"
+    )
+
+
+class FrameResult(BaseModel):
+    t: float = Field(description="Exact presentation time of the sampled frame, in seconds")
+    faces: list[FaceResult] = Field(description="Every face found, largest first; may be empty")
+
+
+class TrackResult(BaseModel):
+    id: int
+    score: float = Field(ge=0, le=1, description="Mean P(fake) of the track's faces")
+    frames: int = Field(ge=1, description="Sampled frames in which this face was seen")
+    start: float = Field(description="First time the face was seen (s)")
+    end: float = Field(description="Last time the face was seen (s)")
+
+
+class Reason(BaseModel):
+    code: ReasonCode
+    message: str
+
+
+class Decision(BaseModel):
+    rule: Literal["most_suspicious_track"] = "most_suspicious_track"
+    score: float | None = Field(description="Score of the deciding track (None: nothing scored)")
+    track: int | None = Field(description="Id of the deciding track")
+    threshold: float = Field(ge=0, le=1)
+    band: tuple[float, float] = Field(description="[low, high): scores too close to call")
+    operating_point: str | None = Field(description="The operating point asked for, if any")
+
+
+class Coverage(BaseModel):
+    sampled_frames: int = Field(ge=0)
+    face_frames: int = Field(ge=0, description="Sampled frames with at least one face")
+    faces: int = Field(ge=0, description="Faces scored, over all frames")
+    tracks: int = Field(ge=0)
+    smallest_face_px: int | None = Field(description="Narrowest face, in source pixels")
+    median_face_px: float | None
+
+
+class Reproducibility(BaseModel):
+    model: str
+    model_version: str
+    model_digest: str | None = Field(
+        description="sha256 of the SavedModel's graph and variables (None when only TF "
+        "Serving holds the version)"
+    )
+    gateway_version: str
+    settings: dict[str, object] = Field(description="Every setting that shaped this answer")
+
+
 class PredictResponse(BaseModel):
-    score: float = Field(ge=0, le=1, description="Mean P(fake) over the frames with a face")
-    label: Literal["fake", "real"] = Field(description="'fake' when score >= threshold")
+    # --- the original service's answer ---------------------------------------------------
+    score: float | None = Field(
+        ge=0, le=1, description="Mean P(fake) of the largest face per frame (None: no face)"
+    )
+    label: Literal["fake", "real"] | None = Field(
+        description="'fake' when score >= threshold (None when nothing was scored)"
+    )
     frame_samples: list[FrameSample] = Field(description="One entry per frame with a face")
     version: str = Field(description="Model version that produced the scores")
     latency_ms: int = Field(ge=0, description="Decode, detection and scoring time (not upload)")
     meta: Meta
+    # --- added -------------------------------------------------------------------------------
     model: str = Field(description="Model name")
     backend: Literal["embedded", "tfserving"] = Field(description="Where the model ran")
-    threshold: float = Field(ge=0, le=1, description="Decision threshold applied to score")
+    media: Literal["video", "image"]
+    threshold: float = Field(ge=0, le=1, description="Decision threshold applied")
     threshold_source: str = Field(
         description="Where the threshold came from: 'THRESHOLD setting', 'model card v<N>' "
-        "(chosen on validation) or 'default' (0.5)"
+        "(chosen on validation), 'model card v<N>, operating point <name>' or 'default' (0.5)"
     )
+    verdict: Literal["real", "fake", "uncertain"] = Field(
+        description="The answer to rely on: the most suspicious track decides; 'uncertain' "
+        "when a reason below makes the answer weak"
+    )
+    decision: Decision
+    reasons: list[Reason] = Field(description="Why the answer is weak, if it is")
+    coverage: Coverage
+    tracks: list[TrackResult]
+    frames: list[FrameResult] = Field(description="Every sampled frame, with or without faces")
+    reproducibility: Reproducibility
 
 
 class HealthResponse(BaseModel):

@@ -11,17 +11,22 @@ from typing import Any
 
 import numpy as np
 
+from api import answer
 from api.admission import Admission
 from api.backends import Scored, ScoringBackend
-from api.errors import BackendError, NoFaceFound, UnsupportedMedia
+from api.digest import model_digest
+from api.errors import BackendError, UnsupportedMedia
 from api.metrics import Metrics
-from api.pipeline.aggregate import detect_rate, label_for, video_score
-from api.pipeline.extract import FaceSamples, Progress, extract_faces
-from api.pipeline.faces import HaarFaceDetector
+from api.pipeline.extract import FaceSamples, Progress, extract_faces, extract_image_faces
+from api.pipeline.faces import CROP_SIZE, HaarFaceDetector
 from api.pipeline.sniff import MediaKind, Sniffed, sniff_file
-from api.schemas import FrameSample, Meta, PredictResponse
+from api.pipeline.verdict import assess
+from api.schemas import PredictResponse
 from api.thresholds import ThresholdPolicy
 from settings import Settings
+
+# Still images OpenCV decodes (imread), detected from the bytes by api.pipeline.sniff.
+IMAGE_FORMATS = {"JPEG", "PNG", "WebP", "BMP"}
 
 
 @dataclass(slots=True)
@@ -49,10 +54,12 @@ class DetectionService:
         log_fields: dict[str, Any] | None = None,
         observe: bool = True,
         on_progress: Progress | None = None,
+        operating_point: str | None = None,
+        include_crops: bool = False,
     ) -> PredictResponse:
-        """Score the video at `path`. `log_fields` receives what the access log should say;
-        `observe=False` keeps internal probes out of the metrics; `on_progress` is called from
-        a worker thread after each sampled frame."""
+        """Score the video or image at `path`. `log_fields` receives what the access log
+        should say; `observe=False` keeps internal probes out of the metrics; `on_progress` is
+        called from a worker thread after each sampled frame."""
         fields = log_fields if log_fields is not None else {}
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
@@ -60,6 +67,7 @@ class DetectionService:
             self.pool, self._extract, path, fps, max_frames, on_progress
         )
         fields.update(
+            media=samples.media,
             sampled_frames=samples.sampled_frames,
             face_frames=samples.face_frames,
             decode_ms=round(samples.decode_seconds * 1000, 1),
@@ -67,18 +75,46 @@ class DetectionService:
         )
         if observe:
             self._observe_extraction(samples)
-        _require_faces(samples, fps, self.detector)
+        if samples.sampled_frames == 0:
+            raise UnsupportedMedia(
+                "The upload opened as media but no video frame could be decoded from it "
+                "(audio-only, truncated or corrupt). Send a video with a picture track."
+            )
         scored = await self._score(samples, fields, observe)
-        answer = self._answer(samples, scored, fps, max_frames, started)
-        fields.update(model_version=answer.version, score=round(answer.score, 6))
-        if observe:
-            self.metrics.scores.labels(answer.version).observe(answer.score)
-        return answer
+        decision = self.thresholds.decide(scored.version, operating_point)
+        face_scores = answer.per_frame(samples, scored.scores)
+        assessment = assess(samples, face_scores, decision.threshold, decision.band)
+        result = answer.build(
+            samples=samples,
+            face_scores=face_scores,
+            assessment=assessment,
+            decision=decision,
+            request=answer.Request(fps, max_frames, operating_point, include_crops),
+            version=scored.version,
+            latency_ms=round((time.perf_counter() - started) * 1000),
+            context=await self._context(scored.version),
+        )
+        fields.update(
+            model_version=result.version,
+            score=None if result.score is None else round(result.score, 6),
+            verdict=result.verdict,
+        )
+        if observe and result.score is not None:
+            self.metrics.scores.labels(result.version).observe(result.score)
+        return result
 
     def _extract(
         self, path: Path, fps: float, max_frames: int, on_progress: Progress | None
     ) -> FaceSamples:
-        _require_video(sniff_file(path))
+        sniffed = sniff_file(path)
+        if sniffed.kind is MediaKind.IMAGE and sniffed.format in IMAGE_FORMATS:
+            return extract_image_faces(
+                path,
+                detector=self.detector,
+                margin=self.settings.FACE_MARGIN,
+                max_pixels=self.settings.MAX_VIDEO_PIXELS,
+            )
+        _require_video(sniffed)
         return extract_faces(
             path,
             target_fps=fps,
@@ -91,9 +127,13 @@ class DetectionService:
         )
 
     async def _score(self, samples: FaceSamples, fields: dict[str, Any], observe: bool) -> Scored:
+        crops = [face.crop for frame in samples.frames for face in frame.faces]
+        if not crops:  # nothing to score: still ask which version would have answered
+            status = await self.backend.status()
+            return Scored(np.zeros(0, np.float32), status.version or self._configured_version())
         started = time.perf_counter()
         try:
-            return await self.backend.predict(np.stack(samples.crops))
+            return await self.backend.predict(np.stack(crops))
         except BackendError as exc:
             if observe:
                 self.metrics.backend_errors.labels(exc.code).inc()
@@ -104,90 +144,50 @@ class DetectionService:
             if observe:
                 self.metrics.stage_seconds.labels("score").observe(seconds)
 
+    def _configured_version(self) -> str:
+        return self.settings.MODEL_VERSION_LABEL or str(self.settings.MODEL_VERSION)
+
+    async def _context(self, version: str) -> dict[str, Any]:
+        model_dir = self.settings.MODEL_BASE_PATH / self.settings.MODEL_NAME / version
+        settings = self.settings
+        return {
+            "model": settings.MODEL_NAME,
+            "backend": self.backend.name,
+            # Hashing ~20 MB once per version: off the loop, then cached.
+            "digest": await asyncio.to_thread(model_digest, model_dir),
+            "settings": {
+                "detector": {
+                    "cascade": "haarcascade_frontalface_default",
+                    "max_side": settings.DETECT_MAX_SIDE,
+                    "min_face_px": settings.MIN_FACE_PX,
+                    "redetect_every": settings.REDETECT_EVERY,
+                },
+                "face_margin": settings.FACE_MARGIN,
+                "crop_size": CROP_SIZE,
+                "threshold_setting": settings.THRESHOLD,
+            },
+        }
+
     def _observe_extraction(self, samples: FaceSamples) -> None:
         self.metrics.stage_seconds.labels("decode").observe(samples.decode_seconds)
         self.metrics.stage_seconds.labels("detect").observe(samples.detect_seconds)
         self.metrics.frames.observe(samples.sampled_frames)
         self.metrics.faces.observe(samples.face_frames)
 
-    def _answer(
-        self,
-        samples: FaceSamples,
-        scored: Scored,
-        fps: float,
-        max_frames: int,
-        started: float,
-    ) -> PredictResponse:
-        score = video_score(scored.scores)
-        decision = self.thresholds.decide(scored.version)
-        return PredictResponse(
-            score=score,
-            label=label_for(score, decision.threshold),
-            frame_samples=[
-                FrameSample(t=t, score=float(s))
-                for t, s in zip(samples.times, scored.scores, strict=True)
-            ],
-            version=scored.version,
-            latency_ms=round((time.perf_counter() - started) * 1000),
-            meta=Meta(
-                src_fps=samples.info.src_fps,
-                total_frames=samples.info.total_frames,
-                used_step=samples.step,
-                face_frames=samples.face_frames,
-                face_detect_rate=detect_rate(samples.face_frames, samples.sampled_frames),
-                sampled_frames=samples.sampled_frames,
-                target_fps=fps,
-                max_frames=max_frames,
-                width=samples.info.width,
-                height=samples.info.height,
-            ),
-            model=self.settings.MODEL_NAME,
-            backend=self.backend.name,
-            threshold=decision.threshold,
-            threshold_source=decision.source,
-        )
-
 
 def _require_video(sniffed: Sniffed) -> None:
     if sniffed.kind is MediaKind.VIDEO:
         return
     advice = {
-        MediaKind.IMAGE: f"a {sniffed.format} image; /predict takes videos",
+        MediaKind.IMAGE: f"a {sniffed.format} image, a format this service does not read",
         MediaKind.AUDIO: f"{sniffed.format} audio without a picture",
         MediaKind.DOCUMENT: f"a {sniffed.format} file, not a video",
         MediaKind.TEXT: f"{sniffed.format}, not a video",
         MediaKind.UNKNOWN: "not in a recognised video container",
     }[sniffed.kind]
     raise UnsupportedMedia(
-        f"The upload is {advice}. Send a video file: MP4/MOV, WebM/MKV, AVI, FLV, MPEG-TS/PS, "
-        "WMV or Ogg (the type is read from the file's bytes, not its name).",
+        f"The upload is {advice}. Send a video (MP4/MOV, WebM/MKV, AVI, FLV, MPEG-TS/PS, WMV, "
+        "Ogg) or an image (JPEG, PNG, WebP, BMP); the type is read from the file's bytes, not "
+        "its name.",
         details={"detected": sniffed.format},
     )
-
-
-def _smallest_face_hint(detector: HaarFaceDetector) -> str:
-    config = detector.config
-    if config.max_side <= 0:
-        return f"{config.min_face} px"
-    return f"{config.min_face / config.max_side:.0%} of the frame's longer side"
-
-
-def _require_faces(samples: FaceSamples, fps: float, detector: HaarFaceDetector) -> None:
-    if samples.sampled_frames == 0:
-        raise UnsupportedMedia(
-            "The upload opened as media but no video frame could be decoded from it "
-            "(audio-only, truncated or corrupt). Send a video with a picture track."
-        )
-    if samples.face_frames == 0:
-        raise NoFaceFound(
-            f"No face was found in any of the {samples.sampled_frames} frames sampled at "
-            f"{fps:g} fps, so there is nothing to score. The detector finds frontal faces of "
-            f"at least {_smallest_face_hint(detector)}; try a clip where a face is visible and "
-            "well lit, or sample more frames with a higher fps.",
-            details={
-                "sampled_frames": samples.sampled_frames,
-                "face_frames": 0,
-                "used_step": samples.step,
-                "src_fps": samples.info.src_fps,
-            },
-        )

@@ -1,8 +1,10 @@
-"""Which decision threshold applies, and where it came from.
+"""Which decision threshold applies, the uncertainty band around it, and where they came from.
 
-An explicit THRESHOLD setting wins; otherwise the threshold chosen on validation and written in
-the model card of the version that answered (`<MODEL_BASE_PATH>/<name>/<version>/model_card.json`,
-key "threshold"); otherwise 0.5, the original service's default. Every answer says which.
+Precedence: an operating point named in the request (`?operating_point=fpr1`, thresholds chosen
+on validation for stated false-positive rates, from the model card); else an explicit THRESHOLD
+setting; else the threshold in the model card of the version that answered
+(`<MODEL_BASE_PATH>/<name>/<version>/model_card.json`); else 0.5, the original default. The
+band's half-width comes from the card's "uncertainty_band" and follows the threshold in use.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+from api.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +28,16 @@ CARD_FILE = "model_card.json"
 @dataclass(frozen=True, slots=True)
 class Decision:
     threshold: float
-    source: str  # "THRESHOLD setting", "model card v1" or "default"
+    source: str  # "THRESHOLD setting", "model card v1", "model card v1, operating point fpr1"...
+    band: tuple[float, float]  # scores in [low, high) are too close to call
+    operating_point: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    threshold: float | None
+    half_band: float  # 0 when the card states no band
+    operating_points: dict[str, float]
 
 
 class ThresholdPolicy:
@@ -31,27 +45,61 @@ class ThresholdPolicy:
         self.explicit = explicit
         self.model_dir = model_dir  # <MODEL_BASE_PATH>/<MODEL_NAME>
 
-    def decide(self, version: str) -> Decision:
+    def card(self, version: str) -> Card | None:
+        return read_card(self.model_dir / version / CARD_FILE)
+
+    def decide(self, version: str, operating_point: str | None = None) -> Decision:
+        card = self.card(version)
+        half = card.half_band if card else 0.0
+        if operating_point is not None:
+            points = card.operating_points if card else {}
+            if operating_point not in points:
+                raise InvalidRequest(
+                    f"Unknown operating_point '{operating_point}' for model version {version}; "
+                    f"available: {sorted(points) or 'none (the model card lists none)'}."
+                )
+            t = points[operating_point]
+            source = f"model card v{version}, operating point {operating_point}"
+            return Decision(t, source, _band(t, half), operating_point)
         if self.explicit is not None:
-            return Decision(self.explicit, "THRESHOLD setting")
-        card = read_card_threshold(self.model_dir / version / CARD_FILE)
-        if card is not None:
-            return Decision(card, f"model card v{version}")
-        return Decision(DEFAULT_THRESHOLD, "default")
+            return Decision(self.explicit, "THRESHOLD setting", _band(self.explicit, half))
+        if card is not None and card.threshold is not None:
+            return Decision(card.threshold, f"model card v{version}", _band(card.threshold, half))
+        return Decision(DEFAULT_THRESHOLD, "default", _band(DEFAULT_THRESHOLD, half))
+
+
+def _band(threshold: float, half: float) -> tuple[float, float]:
+    return max(0.0, threshold - half), min(1.0, threshold + half)
+
+
+def _probability(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and math.isfinite(value) and 0 <= value <= 1
+    return float(value) if ok else None
 
 
 @lru_cache(maxsize=32)
-def read_card_threshold(path: Path) -> float | None:
-    """The card's threshold, read once per path (cards of a released version do not change)."""
+def read_card(path: Path) -> Card | None:
+    """The decision fields of a model card, read once per path (a released card is fixed)."""
     try:
-        card = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         log.warning("ignoring unreadable model card %s: %s", path, exc)
         return None
-    value = card.get("threshold") if isinstance(card, dict) else None
-    if not isinstance(value, int | float) or not math.isfinite(value) or not 0 <= value <= 1:
-        log.warning("ignoring model card %s: 'threshold' is not a number in [0, 1]", path)
+    if not isinstance(raw, dict):
+        log.warning("ignoring model card %s: not a JSON object", path)
         return None
-    return float(value)
+    threshold = _probability(raw.get("threshold"))
+    if "threshold" in raw and threshold is None:
+        log.warning("ignoring the threshold of %s: not a number in [0, 1]", path)
+    band = raw.get("uncertainty_band")
+    low, high = band if isinstance(band, list) and len(band) == 2 else (None, None)
+    low, high = _probability(low), _probability(high)
+    half = (high - low) / 2 if low is not None and high is not None and low <= high else 0.0
+    points = {}
+    for name, point in (raw.get("operating_points") or {}).items():
+        value = _probability(point.get("threshold")) if isinstance(point, dict) else None
+        if value is not None:
+            points[str(name)] = value
+    return Card(threshold, half, points)

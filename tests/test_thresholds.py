@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from api.thresholds import ThresholdPolicy, read_card_threshold
+from api.thresholds import ThresholdPolicy, read_card
 from tests.conftest import AppFactory
 
 
@@ -20,7 +20,7 @@ def write_card(model_dir: Path, version: str, card: object) -> None:
 
 @pytest.fixture(autouse=True)
 def fresh_cache() -> None:
-    read_card_threshold.cache_clear()
+    read_card.cache_clear()
 
 
 def test_explicit_setting_wins(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
@@ -30,7 +30,8 @@ UPLOAD_BODY: dict[str, Any] = {
                         FIELD: {
                             "type": "string",
                             "format": "binary",
-                            "description": "The video (MP4, WebM, MOV, AVI, ...)",
+                            "description": "A video (MP4, WebM, MOV, AVI, ...) or an image "
+                            "(JPEG, PNG, WebP, BMP)",
                         }
                     },
                 }
@@ -45,8 +46,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         400: "Empty file or malformed multipart body",
         401: "Missing or wrong bearer token (when REQUIRE_AUTH is on)",
         413: "Upload larger than MAX_UPLOAD_BYTES",
-        415: "Not a decodable video",
-        422: "Invalid parameters, missing file field, or no face in any sampled frame",
+        415: "Not a decodable video or image",
+        422: "Invalid parameters (e.g. an unknown operating_point) or missing file field",
         502: "The model server failed or answered nonsense",
         503: "The gateway is busy, or the model server is unreachable, loading or overloaded",
         504: "The model server did not answer within REQUEST_TIMEOUT",
@@ -60,7 +61,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     responses=ERRORS,
     openapi_extra=UPLOAD_BODY,
     dependencies=[Authenticated],
-    summary="Score the faces in a video",
+    summary="Score the faces in a video or an image",
 )
 async def predict(
     request: Request,
@@ -70,6 +71,18 @@ async def predict(
     ] = None,
     max_frames: Annotated[
         int | None, Query(ge=1, description="Cap on sampled frames, at most MAX_FRAMES")
+    ] = None,
+    operating_point: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z0-9_.-]{1,40}$",
+            description="A threshold from the model card by name, e.g. fpr1 (1% false positives "
+            "on validation)",
+        ),
+    ] = None,
+    include: Annotated[
+        Literal["crops"] | None,
+        Query(description="'crops' adds each scored 64x64 face crop as a base64 JPEG"),
     ] = None,
 ) -> PredictResponse:
     settings = service.settings
@@ -96,4 +109,6 @@ async def predict(
                 fps=fps or settings.DEFAULT_FPS,
                 max_frames=max_frames or settings.MAX_FRAMES,
                 log_fields=log_fields,
+                operating_point=operating_point,
+                include_crops=include == "crops",
             )

@@ -45,7 +45,12 @@ def test_openapi_documents_the_upload_and_the_answer(make_client: AppFactory) ->
     form = post["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert form["required"] == ["file"]
     assert form["properties"]["file"]["format"] == "binary"
-    assert {p["name"] for p in post["parameters"]} == {"fps", "max_frames"}
+    assert {p["name"] for p in post["parameters"]} == {
+        "fps",
+        "max_frames",
+        "operating_point",
+        "include",
+    }
     ok = post["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/PredictResponse"}
     answer = spec["components"]["schemas"]["PredictResponse"]

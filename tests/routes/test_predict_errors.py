@@ -22,12 +22,17 @@ def error_of(response: object, status: int, code: str) -> str:
     return message
 
 
-def test_no_face_anywhere_is_a_clear_422(client: TestClient, videos: dict[str, Path]) -> None:
+def test_no_face_anywhere_is_an_uncertain_answer(
+    client: TestClient, videos: dict[str, Path]
+) -> None:
     with videos["no_face"].open("rb") as f:
         response = client.post("/predict", files={"file": ("x.mp4", f, "video/mp4")})
-    message = error_of(response, 422, "no_face_detected")
-    assert "No face was found in any of the 4 frames" in message
-    assert response.json()["details"]["sampled_frames"] == 4
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["verdict"], body["score"], body["label"]) == ("uncertain", None, None)
+    assert [r["code"] for r in body["reasons"]] == ["no_face"]
+    assert "No face was found in any of the 4 sampled frames" in body["reasons"][0]["message"]
+    assert [f["faces"] for f in body["frames"]] == [[]] * 4  # reported, not scored
 
 
 @pytest.mark.parametrize(

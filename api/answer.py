@@ -1,0 +1,152 @@
+"""Assemble the JSON answer from the samples, the scores and the decision."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from api import __version__
+from api.pipeline.aggregate import detect_rate, label_for, video_score
+from api.pipeline.extract import FaceSamples
+from api.pipeline.verdict import Assessment
+from api.schemas import (
+    Coverage,
+    Decision,
+    FaceResult,
+    FrameResult,
+    FrameSample,
+    Meta,
+    PredictResponse,
+    Reason,
+    Reproducibility,
+    TrackResult,
+)
+from api.thresholds import Decision as ThresholdDecision
+
+CROP_JPEG_QUALITY = 85
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    fps: float
+    max_frames: int
+    operating_point: str | None
+    include_crops: bool
+
+
+def per_frame(samples: FaceSamples, scores: np.ndarray) -> list[list[float]]:
+    """Split the flat scores (faces in frame order) back into one list per sampled frame."""
+    out, at = [], 0
+    for frame in samples.frames:
+        out.append([float(s) for s in scores[at : at + len(frame.faces)]])
+        at += len(frame.faces)
+    return out
+
+
+def build(
+    *,
+    samples: FaceSamples,
+    face_scores: list[list[float]],
+    assessment: Assessment,
+    decision: ThresholdDecision,
+    request: Request,
+    version: str,
+    latency_ms: int,
+    context: dict[str, Any],
+) -> PredictResponse:
+    largest = [scores[0] for scores in face_scores if scores]
+    score = video_score(np.array(largest)) if largest else None
+    tracks_of = {m: t.track.id for t in assessment.tracks for m in t.track.members}
+    return PredictResponse(
+        score=score,
+        label=label_for(score, decision.threshold) if score is not None else None,
+        frame_samples=[
+            FrameSample(t=t, score=s) for t, s in zip(samples.times, largest, strict=True)
+        ],
+        version=version,
+        latency_ms=latency_ms,
+        meta=Meta(
+            src_fps=samples.info.src_fps,
+            total_frames=samples.info.total_frames,
+            used_step=samples.step,
+            face_frames=samples.face_frames,
+            face_detect_rate=detect_rate(samples.face_frames, samples.sampled_frames),
+            sampled_frames=samples.sampled_frames,
+            target_fps=request.fps,
+            max_frames=request.max_frames,
+            width=samples.info.width,
+            height=samples.info.height,
+        ),
+        model=context["model"],
+        backend=context["backend"],
+        media="image" if samples.media == "image" else "video",
+        threshold=decision.threshold,
+        threshold_source=decision.source,
+        verdict=assessment.verdict,
+        decision=Decision(
+            score=assessment.decision_score,
+            track=assessment.deciding_track,
+            threshold=decision.threshold,
+            band=decision.band,
+            operating_point=decision.operating_point,
+        ),
+        reasons=[Reason(code=r.code, message=r.message) for r in assessment.reasons],
+        coverage=Coverage(
+            sampled_frames=samples.sampled_frames,
+            face_frames=samples.face_frames,
+            faces=sum(len(f.faces) for f in samples.frames),
+            tracks=len(assessment.tracks),
+            smallest_face_px=assessment.smallest_face_px,
+            median_face_px=assessment.median_face_px,
+        ),
+        tracks=[
+            TrackResult(
+                id=t.track.id,
+                score=t.score,
+                frames=len(t.scores),
+                start=t.times[0],
+                end=t.times[-1],
+            )
+            for t in assessment.tracks
+        ],
+        frames=[
+            FrameResult(
+                t=frame.t,
+                faces=[
+                    FaceResult(
+                        box=face.box,
+                        score=face_scores[i][j],
+                        track=tracks_of[(i, j)],
+                        crop=_jpeg(face.crop) if request.include_crops else None,
+                    )
+                    for j, face in enumerate(frame.faces)
+                ],
+            )
+            for i, frame in enumerate(samples.frames)
+        ],
+        reproducibility=Reproducibility(
+            model=context["model"],
+            model_version=version,
+            model_digest=context["digest"],
+            gateway_version=__version__,
+            settings={
+                "fps": request.fps,
+                "max_frames": request.max_frames,
+                "operating_point": request.operating_point,
+                **context["settings"],
+            },
+        ),
+    )
+
+
+def _jpeg(crop: np.ndarray) -> str:
+    ok, data = cv2.imencode(
+        ".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, CROP_JPEG_QUALITY]
+    )
+    if not ok:  # pragma: no cover - OpenCV always encodes a 64x64 uint8 image
+        raise RuntimeError("JPEG encoding of a crop failed")
+    return base64.b64encode(data.tobytes()).decode("ascii")

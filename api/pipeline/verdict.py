@@ -1,0 +1,162 @@
+"""From face scores to an honest verdict: tracks, coverage, reasons to doubt, real/fake/uncertain.
+
+The rule, as documented in the README:
+- every face gets a score; faces are linked into tracks (one per person) and a track's score
+  is the mean of its faces' scores;
+- the most suspicious track decides: decision score = the highest track score among tracks seen
+  in at least MIN_TRACK_FRAMES sampled frames (all tracks when none is that long), so one
+  manipulated face among real ones is not averaged away;
+- the verdict is "uncertain" when any weakness reason applies (no face, faces too small, too
+  few frames with a face, too dark, too blurry) or the decision score lies in the uncertainty
+  band around the threshold; otherwise "fake" when the decision score >= threshold, else "real".
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Literal
+
+from api.pipeline.extract import FaceSamples
+from api.pipeline.quality import BLUR_VARIANCE, DARK_MEAN, brightness, sharpness
+from api.pipeline.tracks import Track, link
+
+Verdict = Literal["real", "fake", "uncertain"]
+ReasonCode = Literal[
+    "no_face",
+    "faces_too_small",
+    "few_frames",
+    "too_dark",
+    "too_blurry",
+    "near_threshold",
+    "low_coverage",
+]
+
+MIN_TRACK_FRAMES = 2
+MIN_FACE_FRAMES = 3  # a video judged on fewer frames with a face is a weak answer
+SMALL_FACE_PX = 48  # below this (source pixels) the 64x64 crop is an upscaled blur
+LOW_COVERAGE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    code: ReasonCode
+    message: str
+    blocking: bool  # makes the verdict "uncertain"
+
+
+@dataclass(slots=True)
+class TrackResult:
+    track: Track
+    scores: list[float]
+    times: list[float]
+
+    @property
+    def score(self) -> float:
+        return sum(self.scores) / len(self.scores)
+
+
+@dataclass(slots=True)
+class Assessment:
+    verdict: Verdict
+    decision_score: float | None  # the deciding track's score; None when nothing was scored
+    deciding_track: int | None
+    tracks: list[TrackResult]
+    reasons: list[Reason] = field(default_factory=list)
+    smallest_face_px: int | None = None
+    median_face_px: float | None = None
+
+
+def assess(
+    samples: FaceSamples,
+    face_scores: list[list[float]],
+    threshold: float,
+    band: tuple[float, float],
+) -> Assessment:
+    """`face_scores[i][j]` is the score of face j of sampled frame i."""
+    tracks = _tracks(samples, face_scores)
+    widths = [face.box[2] for frame in samples.frames for face in frame.faces]
+    reasons = _weaknesses(samples, widths)
+    if not tracks:
+        return Assessment("uncertain", None, None, [], reasons)
+    long_enough = [t for t in tracks if len(t.scores) >= MIN_TRACK_FRAMES] or tracks
+    deciding = max(long_enough, key=lambda t: t.score)
+    score = deciding.score
+    if band[0] <= score < band[1]:
+        reasons.append(
+            Reason(
+                "near_threshold",
+                f"The deciding score {score:.3f} lies in the uncertainty band "
+                f"[{band[0]:.3f}, {band[1]:.3f}) around the threshold {threshold:.3f}.",
+                blocking=True,
+            )
+        )
+    verdict: Verdict = "fake" if score >= threshold else "real"
+    if any(r.blocking for r in reasons):
+        verdict = "uncertain"
+    return Assessment(
+        verdict,
+        score,
+        deciding.track.id,
+        tracks,
+        reasons,
+        smallest_face_px=min(widths),
+        median_face_px=float(statistics.median(widths)),
+    )
+
+
+def _tracks(samples: FaceSamples, face_scores: list[list[float]]) -> list[TrackResult]:
+    boxes = [[face.box for face in frame.faces] for frame in samples.frames]
+    results = []
+    for track in link(boxes):
+        scores = [face_scores[f][j] for f, j in track.members]
+        times = [samples.frames[f].t for f, _ in track.members]
+        results.append(TrackResult(track, scores, times))
+    return results
+
+
+def _weaknesses(samples: FaceSamples, widths: list[int]) -> list[Reason]:
+    if not widths:
+        return [
+            Reason(
+                "no_face",
+                f"No face was found in any of the {samples.sampled_frames} sampled frames, so "
+                "nothing was scored. Use footage where a face is visible, frontal and well lit.",
+                blocking=True,
+            )
+        ]
+    reasons = []
+    crops = [face.crop for frame in samples.frames for face in frame.faces]
+    if statistics.median(widths) < SMALL_FACE_PX:
+        reasons.append(
+            Reason(
+                "faces_too_small",
+                f"Faces are {statistics.median(widths):.0f} px wide (median); below "
+                f"{SMALL_FACE_PX} px the model sees too little detail to judge.",
+                blocking=True,
+            )
+        )
+    if samples.media == "video" and samples.face_frames < MIN_FACE_FRAMES:
+        reasons.append(
+            Reason(
+                "few_frames",
+                f"Only {samples.face_frames} sampled frame(s) showed a face; at least "
+                f"{MIN_FACE_FRAMES} are needed for a firm answer (try a higher fps).",
+                blocking=True,
+            )
+        )
+    if statistics.median(brightness(c) for c in crops) < DARK_MEAN:
+        reasons.append(Reason("too_dark", "The faces are too dark to judge.", blocking=True))
+    if statistics.median(sharpness(c) for c in crops) < BLUR_VARIANCE:
+        reasons.append(Reason("too_blurry", "The faces are too blurry to judge.", blocking=True))
+    rate = samples.face_frames / samples.sampled_frames
+    if samples.media == "video" and rate < LOW_COVERAGE:
+        reasons.append(
+            Reason(
+                "low_coverage",
+                f"A face was found in {rate:.0%} of the sampled frames; the verdict speaks for "
+                "those frames only.",
+                blocking=False,
+            )
+        )
+    return reasons
