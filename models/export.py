@@ -284,6 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--reports", type=Path, help="folder for plots and the JSON report")
     parser.add_argument("--name", default="deepfake", help="model name in warm-up requests")
+    parser.add_argument(
+        "--extra", type=Path, help="JSON object merged into the model card (e.g. notes)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="initialisation of --arch")
     parser.add_argument("--force", action="store_true", help="replace an existing export")
     args = parser.parse_args(argv)
@@ -296,7 +299,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.run is not None:
         from models.release import export_run
 
-        card = export_run(args.run, args.out, model_name=args.name, reports=args.reports)
+        extra = json.loads(args.extra.read_text()) if args.extra else None
+        card = export_run(
+            args.run, args.out, model_name=args.name, reports=args.reports, extra=extra
+        )
         print(json.dumps({k: card[k] for k in ("threshold", "uncertainty_band")}, indent=2))
     else:
         export_untrained(args.arch or "efficientnetb0", args.out, args.seed, args.name)

@@ -27,7 +27,7 @@ from models.export import (
     signature_differences,
     version_of,
 )
-from models.sources import LIMITATIONS, SOURCE_NOTES
+from models.sources import DEFAULT_CAPS, LIMITATIONS, SOURCE_NOTES
 from models.train import BLEND, validation_arrays
 
 THRESHOLD_METHOD = (
@@ -85,6 +85,9 @@ def data_description(run_dir: Path) -> dict[str, Any]:
     sources = sorted({i.source for i in train_items} | {i.source for i in val_items})
     return {
         "sources": {s: SOURCE_NOTES.get(s, "not described") for s in sources},
+        "selection": f"models.sources: random subsets capped at {DEFAULT_CAPS} items; videos "
+        "sampled at 4 fps (at most 256 frames), largest Haar face per frame; training skips "
+        "crops whose largest box is not the cascade's most confident one",
         "train_items": summary(train_items),
         "validation_items": summary(val_items),
     }
@@ -100,6 +103,7 @@ def save_reports(
     """history / confusion / ROC PNGs and the full validation report as JSON."""
     reports.mkdir(parents=True, exist_ok=True)
     shutil.copy(run_dir / "history.png", reports / "history.png")
+    shutil.copy(run_dir / "run.json", reports / "training_run.json")
     report = checked["report"]
     threshold = checked["threshold"]
     plots.plot_confusion(
@@ -210,10 +214,12 @@ def build_card(
         },
         "training_data": data_description(run_dir),
         "split": (
-            "whole groups per source (identity for CelebA and the four public figures, source "
-            "person/image for video clips, the file itself where no identity is known), about a "
-            "quarter of each source's groups in validation, label-stratified "
-            "(StratifiedGroupKFold); frames of one video never straddle the split"
+            "by group, never by frame: about a quarter of the groups of every source and label "
+            "kind (all-real, all-fake, or mixed groups) go to validation (models.data."
+            "split_by_group, seed 0). Groups: identity (CelebA, the four public figures), source "
+            "person or source image (video clips), the file itself where no identity is known "
+            "(FFHQ, UTKFace, generated faces). The published per-frame train/val/test column of "
+            "the FLUX portraits is ignored (frames of one video would straddle it)."
         ),
         "validation": {
             "note": "measured on the exported SavedModel; frames sampled at the training fps; "
