@@ -98,3 +98,24 @@ def make_video(
         ),
         fps,
     )
+
+
+def two_faces_frame(i: int, n: int, width: int = 960, height: int = 360) -> np.ndarray:
+    """Two people: the photo on the left drifting right, a red-tinted copy on the right
+    drifting left, so the two faces move, never meet, and score differently."""
+    frame = blank_frame(width, height)
+    side = round(height * 0.8)
+    drift = round(40 * i / max(1, n - 1))
+    y = (height - side) // 2
+    left = cv2.resize(astronaut_bgr(), (side, side), interpolation=cv2.INTER_AREA)
+    right = left.copy()
+    right[..., 2] = np.clip(right[..., 2].astype(np.int16) + 60, 0, 255).astype(np.uint8)
+    frame[y : y + side, 20 + drift : 20 + drift + side] = left
+    x = width - side - 20 - drift
+    frame[y : y + side, x : x + side] = right
+    return frame
+
+
+def make_two_faces_video(path: Path, *, seconds: float, fps: float) -> Path:
+    n = round(seconds * fps)
+    return write_video(path, (two_faces_frame(i, n) for i in range(n)), fps)
