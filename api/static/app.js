@@ -331,7 +331,7 @@ function showCoverage(coverage) {
     const term = document.createElement("dt");
     term.textContent = name.replaceAll("_", " ");
     const text = document.createElement("dd");
-    text.textContent = typeof value === "number" && !Number.isInteger(value) ? value.toFixed(3) : String(value);
+    text.textContent = typeof value === "number" ? String(+value.toFixed(3)) : String(value);
     list.append(term, text);
   }
   $("coverage-box").hidden = list.children.length === 0;
@@ -410,7 +410,7 @@ function chartSeries(answer) {
 }
 
 function drawChart(container, answer) {
-  const W = 720, H = 260, L = 46, R = 16, T = 14, B = 38;
+  const W = 720, H = 270, L = 46, R = 16, T = 24, B = 38;
   const meta = answer.meta || {};
   const series = chartSeries(answer);
   const times = series.flatMap((s) => s.points.map((p) => p.t));
@@ -433,7 +433,7 @@ function drawChart(container, answer) {
     chart.append(svg("text", { class: "axis-label", x: x(t), y: H - B + 15, "text-anchor": "middle" }, +t.toFixed(2) + " s"));
   }
   chart.append(svg("text", { class: "axis-label", x: W - R, y: H - 4, "text-anchor": "end" }, "time in the video"));
-  chart.append(svg("text", { class: "axis-label", x: 4, y: T - 2 }, "P(fake)"));
+  chart.append(svg("text", { class: "axis-label", x: 4, y: 11 }, "P(fake)"));
   const threshold = svg("line", {
     class: "threshold", x1: L, x2: W - R, y1: y(answer.threshold), y2: y(answer.threshold),
     "data-value": answer.threshold,
