@@ -19,11 +19,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def embedded(model_base: Path) -> AsyncIterator[EmbeddedBackend]:
     backend = await asyncio.to_thread(EmbeddedBackend.load, model_base / MODEL / "1", batch_size=4)
     yield backend

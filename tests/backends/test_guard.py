@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import numpy as np
 import pytest
@@ -12,16 +10,12 @@ from api.backends import CircuitBreaker, GuardedBackend, TFServingBackend
 from api.backends.guard import BreakerState, CircuitOpen
 from api.errors import BackendBadResponse, BackendError, BackendTimeout, BackendUnavailable
 from settings import WireFormat
+from tests.backends.conftest import CLIENT_TIMEOUT
 from tests.conftest import MODEL
 from tests.support.tf_serving import Fault, TFServingTestServer
 
 pytestmark = pytest.mark.anyio
 BATCH = np.full((2, 64, 64, 3), 51, np.uint8)  # scores 0.2
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 class Clock:
@@ -40,12 +34,6 @@ class Sleeps:
 
     async def __call__(self, delay: float) -> None:
         self.delays.append(delay)
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=1.0) as c:
-        yield c
 
 
 def guarded(
@@ -93,7 +81,7 @@ async def test_transient_failures_are_retried_with_backoff(
         (Fault(500), BackendError),
         (Fault(400), BackendError),
         (Fault(200, b'{"predictions": [[NaN], [0.1]]}'), BackendBadResponse),
-        (Fault(200, b"", delay=1.5), BackendTimeout),
+        (Fault(200, b"", delay=CLIENT_TIMEOUT + 0.5), BackendTimeout),
     ],
     ids=["500", "400", "nan", "timeout"],
 )

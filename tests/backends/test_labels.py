@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import numpy as np
 import pytest
@@ -16,17 +14,6 @@ from tests.support.tf_serving import TFServingTestServer
 
 pytestmark = pytest.mark.anyio
 BATCH = random_crops(3, 9)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=2.0) as c:
-        yield c
 
 
 def labelled(client: httpx.AsyncClient, url: str, ttl: float = 60.0) -> TFServingBackend:

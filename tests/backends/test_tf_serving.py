@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 
 import httpx
 import numpy as np
@@ -17,22 +16,12 @@ from api.errors import (
     BackendUnavailable,
 )
 from settings import WireFormat
+from tests.backends.conftest import CLIENT_TIMEOUT
 from tests.conftest import MODEL
 from tests.support.models import expected_scores, random_crops
 from tests.support.tf_serving import Fault, TFServingTestServer
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=2.0) as c:
-        yield c
 
 
 def backend_for(
@@ -142,7 +131,12 @@ async def test_connection_refused(client: httpx.AsyncClient) -> None:
         (Fault(200, b'{"predictions": [[0.1, 0.2]]}'), BackendBadResponse, 502, "shape"),
         (Fault(200, b'{"predictions": ["x"]}'), BackendBadResponse, 502, "not numbers"),
         (Fault(drop=True), BackendUnavailable, 503, "Cannot reach"),
-        (Fault(200, b'{"predictions": [[0.5]]}', delay=3.0), BackendTimeout, 504, "in time"),
+        (
+            Fault(200, b'{"predictions": [[0.5]]}', delay=CLIENT_TIMEOUT + 0.5),
+            BackendTimeout,
+            504,
+            "in time",
+        ),
     ],
 )
 async def test_faults_become_gateway_errors(

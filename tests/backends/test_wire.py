@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,17 +18,6 @@ from tests.support.tf_serving import TFServingTestServer
 
 pytestmark = pytest.mark.anyio
 CROPS = random_crops(20, 11)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10.0) as c:
-        yield c
 
 
 @pytest.mark.parametrize(
