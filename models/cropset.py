@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from api.pipeline.faces import HaarFaceDetector
-from models.crops import MARGIN, ConfidenceDetector, Crops, media_crops
+from models.crops import MARGIN, Crops, media_crops
 from models.data import Item
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class Extraction:
     target_fps: float = TRAIN_FPS
     max_frames: int = MAX_FRAMES
     margin: float = MARGIN
-    # Also run detectMultiScale3 to flag doubtful largest boxes (for training; ~2x Haar cost).
+    # Look for a face inside each crop to flag doubtful ones (for training; ~5 ms a crop).
     flag_doubtful: bool = True
 
 
@@ -43,7 +43,7 @@ class CropSet:
     crops: np.ndarray  # uint8 [N, 64, 64, 3] RGB
     item: np.ndarray  # int32 [N]: index into the item arrays
     times: np.ndarray  # float32 [N]: seconds into the video (0 for images)
-    confident: np.ndarray  # bool [N]: the gateway's largest box is the cascade's surest
+    confident: np.ndarray  # bool [N]: the cascade finds a face inside the crop itself
     paths: np.ndarray  # str [M]
     item_labels: np.ndarray  # int8 [M]: 0 real, 1 fake
     groups: np.ndarray  # str [M]
@@ -100,14 +100,14 @@ class CropSet:
 
 def _extract(args: tuple[Item, Extraction]) -> Crops:
     item, settings = args
-    detector = ConfidenceDetector() if settings.flag_doubtful else HaarFaceDetector()
     try:
         return media_crops(
             item.path,
-            detector,
+            HaarFaceDetector(),
             target_fps=settings.target_fps,
             max_frames=settings.max_frames,
             margin=settings.margin,
+            check=settings.flag_doubtful,
         )
     except Exception as exc:  # one unreadable file must not sink a long preparation
         log.warning("skipping %s: %s", item.path, exc)
@@ -155,10 +155,25 @@ def _collect(
     return out
 
 
+def pipeline_fingerprint() -> str:
+    """A hash of the code that cuts crops (the gateway's pipeline and models/crops.py): a cache
+    written by other code is not reused, so training keeps seeing the gateway's crops."""
+    import api.pipeline
+    import models.crops
+
+    digest = hashlib.sha256()
+    for folder in (Path(api.pipeline.__file__).parent,):
+        for source in sorted(folder.glob("*.py")):
+            digest.update(source.read_bytes())
+    digest.update(Path(models.crops.__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def cache_key(items: Sequence[Item], settings: Extraction) -> str:
     payload = json.dumps(
         [[str(i.path.resolve()), i.label, i.group, i.source] for i in items]
         + [[settings.target_fps, settings.max_frames, settings.margin, settings.flag_doubtful]]
+        + [pipeline_fingerprint()]
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

@@ -283,6 +283,14 @@ def main(argv: list[str] | None = None) -> None:
         "--arch", choices=sorted(ARCHITECTURES), help="export an untrained network (placeholder)"
     )
     parser.add_argument("--reports", type=Path, help="folder for plots and the JSON report")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        help="data folder of the run's validation.csv: re-crop validation with today's "
+        "pipeline code (default: the crops the run saved)",
+    )
+    parser.add_argument("--cache", type=Path, help="crop cache for --root")
+    parser.add_argument("--workers", type=int, default=1, help="processes for cropping")
     parser.add_argument("--name", default="deepfake", help="model name in warm-up requests")
     parser.add_argument(
         "--extra", type=Path, help="JSON object merged into the model card (e.g. notes)"
@@ -297,11 +305,15 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"{args.out} exists; pass --force to replace it")
         shutil.rmtree(args.out)
     if args.run is not None:
-        from models.release import export_run
+        from models.release import export_run, fresh_validation
 
         extra = json.loads(args.extra.read_text()) if args.extra else None
+        val = None
+        if args.root is not None:
+            cache = args.cache or args.run / "cache"
+            val = fresh_validation(args.run, args.root, cache, args.workers)
         card = export_run(
-            args.run, args.out, model_name=args.name, reports=args.reports, extra=extra
+            args.run, args.out, model_name=args.name, reports=args.reports, extra=extra, val=val
         )
         print(json.dumps({k: card[k] for k in ("threshold", "uncertainty_band")}, indent=2))
     else:

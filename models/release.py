@@ -17,7 +17,7 @@ from api.pipeline.batching import to_model_input
 from models import metrics, plots
 from models.card import INPUT_CONTRACT, INTENDED_USE, code_version, today, write_card
 from models.crops import is_video
-from models.cropset import CropSet
+from models.cropset import CropSet, Extraction, cached, pipeline_fingerprint
 from models.data import from_csv, summary
 from models.export import (
     check_signatures,
@@ -77,6 +77,16 @@ def self_blend_check(loaded: Any, val: CropSet, seed: int) -> dict[str, Any]:
         "labels": labels,
         "scores": scores,
     }
+
+
+def fresh_validation(
+    run_dir: Path, root: Path, cache: Path, workers: int = 1, fps: float | None = None
+) -> CropSet:
+    """The run's validation items cropped by today's pipeline code (cached)."""
+    run = json.loads((run_dir / "run.json").read_text())
+    items = from_csv(run_dir / "validation.csv", root)
+    settings = Extraction(target_fps=fps or run.get("fps", Extraction().target_fps))
+    return cached(items, cache, settings, workers=workers)
 
 
 def data_description(run_dir: Path) -> dict[str, Any]:
@@ -140,8 +150,13 @@ def export_run(
     model_name: str = "deepfake",
     reports: Path | None = None,
     extra: dict[str, Any] | None = None,
+    val: CropSet | None = None,
 ) -> dict[str, Any]:
-    """Export the run's model to `out_dir`, validate it there and write its model card."""
+    """Export the run's model to `out_dir`, validate it there and write its model card.
+
+    `val`: validation crops cut afresh (see `fresh_validation`); default: the crops the run
+    saved, cut by the pipeline code of training time.
+    """
     import keras
     import tensorflow as tf
 
@@ -149,7 +164,8 @@ def export_run(
     model = keras.models.load_model(run_dir / "model.keras", compile=False)
     export_saved_model(model, out_dir, model_name=model_name)
     loaded = tf.saved_model.load(str(out_dir))
-    val = CropSet.load(run_dir / "validation.npz")
+    fresh = val is not None
+    val = val if val is not None else CropSet.load(run_dir / "validation.npz")
     differences = signature_differences(loaded, val.crops[:512])
     check_signatures(differences)
     checked = validate(loaded, val)
@@ -158,6 +174,12 @@ def export_run(
         save_reports(reports, run_dir, checked, blend, val)
     card = build_card(
         model_name, version_of(out_dir), model, run, checked, blend, differences, run_dir
+    )
+    card["validation"]["crops"] = (
+        f"cut afresh at export by the gateway pipeline of this code version (fingerprint "
+        f"{pipeline_fingerprint()})"
+        if fresh
+        else "as saved by the training run"
     )
     card.update(extra or {})
     write_card(out_dir, card)

@@ -29,7 +29,7 @@ import numpy as np
 
 from api.pipeline.batching import to_model_input
 from models.architectures import ARCHITECTURES
-from models.cropset import CropSet, Extraction, cached
+from models.cropset import TRAIN_FPS, CropSet, Extraction, cached
 from models.data import Item, load_items, split_by_group, write_csv
 from models.sbi import self_blend_batch
 
@@ -246,6 +246,7 @@ def save_run(
     val_items: list[Item],
     val_set: CropSet,
     data_root: Path,
+    fps: float = TRAIN_FPS,
 ) -> Path:
     """Everything export and the notebooks need: weights, history, config, split, val crops."""
     from models.plots import plot_history
@@ -254,6 +255,7 @@ def save_run(
     result.model.save(run_dir / "model.keras")
     summary = {
         "config": asdict(config),
+        "fps": fps,
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
         "train_seconds": round(result.seconds, 1),
@@ -320,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
     val_set = crops.of_items({str(i.path) for i in val_items})
     log.info("train %d crops, validation %d crops", len(train_set), len(val_set))
     result = train(train_set, val_set, config)
-    save_run(args.run_dir, result, config, train_items, val_items, val_set, root)
+    save_run(args.run_dir, result, config, train_items, val_items, val_set, root, args.fps)
     log.info(
         "best epoch %d of %d, %.0f s; wrote %s",
         result.best_epoch,

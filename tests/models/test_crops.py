@@ -9,57 +9,47 @@ import cv2
 import numpy as np
 import pytest
 
-from api.pipeline.extract import extract_faces
-from api.pipeline.faces import HaarFaceDetector, crop, expand, largest
-from models.crops import ConfidenceDetector, image_crops, iou, media_crops, video_crops
+from api.pipeline.extract import extract_faces, extract_image_faces
+from api.pipeline.faces import HaarFaceDetector
+from models.crops import face_in_crop, image_crops, media_crops, video_crops
 from models.cropset import CropSet, Extraction, build, cached
 from models.data import Item
-from tests.support.training_data import scene
-from tests.support.videos import blank_frame, face_frame
+from tests.support.training_data import face_crops, scene
+from tests.support.videos import astronaut_bgr, blank_frame
 
 
 def test_video_crops_are_exactly_what_the_gateway_scores(videos: dict[str, Path]) -> None:
     gateway = extract_faces(
         videos["mixed"], target_fps=4, max_frames=256, detector=HaarFaceDetector(), margin=0.2
     )
-    ours = video_crops(videos["mixed"], ConfidenceDetector(), target_fps=4, max_frames=256)
+    ours = video_crops(videos["mixed"], HaarFaceDetector(), target_fps=4, max_frames=256)
     assert ours.sampled == gateway.sampled_frames == 20  # 10 fps, every 2nd frame
     assert len(ours.crops) == gateway.face_frames == 10
     assert all(np.array_equal(a, b) for a, b in zip(ours.crops, gateway.crops, strict=True))
     assert ours.times == gateway.times
-    # Mostly one clear face; where the cascade also fires on the background with a larger box,
-    # the gateway crops that box and the flag says so.
-    assert len(ours.confident) == 10
-    assert sum(ours.confident) >= 8
+    assert ours.confident == [True] * 10  # a face inside every crop
 
 
-def test_the_surest_box_beats_a_larger_false_detection() -> None:
-    # In this frame the cascade also fires on the photo's background with a bigger box (level
-    # weight ~0.8 vs ~5 for the face): "largest" picks the wrong one, the flag catches it.
-    frame = face_frame(18, 40)
-    detector = ConfidenceDetector()
-    boxes = detector.detect(frame)
-    assert len(boxes) == 2
-    face = detector.confident[-1]
-    assert face is not None
-    assert iou(face, (260, 71, 57, 57)) > 0.9
-    wrong = largest(boxes)
-    assert wrong is not None
-    assert iou(wrong, face) == 0.0
-
-
-def test_image_crop_is_the_gateway_crop(tmp_path: Path) -> None:
-    frame = scene(np.random.default_rng(0), 480, 360)
+def test_image_crop_is_the_gateways_largest_face(tmp_path: Path) -> None:
     path = tmp_path / "photo.png"
-    cv2.imwrite(str(path), frame)
-    detector = HaarFaceDetector()
-    box = largest(detector.detect(frame))
-    assert box is not None
-    expected = crop(frame, expand(box, 480, 360, 0.2))
-    got = image_crops(path, ConfidenceDetector())
+    cv2.imwrite(str(path), scene(np.random.default_rng(0), 480, 360))
+    gateway = extract_image_faces(path, detector=HaarFaceDetector(), margin=0.2)
+    got = image_crops(path, HaarFaceDetector())
     assert got.sampled == 1
     assert len(got.crops) == 1
-    assert np.array_equal(got.crops[0], expected)
+    assert np.array_equal(got.crops[0], gateway.frames[0].faces[0].crop)
+    assert got.confident == [True]
+
+
+def test_a_tight_face_photo_is_found_with_a_border(tmp_path: Path) -> None:
+    frame = scene(np.random.default_rng(0), 480, 360)
+    box = HaarFaceDetector().detect_all(frame)[0]
+    x, y, w, h = box
+    inset = round(0.1 * w)  # nothing but the inner face: tighter than UTKFace
+    path = tmp_path / "tight.png"
+    cv2.imwrite(str(path), frame[y + inset : y + h - inset, x + inset : x + w - inset])
+    assert extract_image_faces(path, detector=HaarFaceDetector(), margin=0.2).face_frames == 0
+    assert len(image_crops(path, HaarFaceDetector()).crops) == 1
 
 
 def test_no_face_no_crop(tmp_path: Path) -> None:
@@ -70,10 +60,14 @@ def test_no_face_no_crop(tmp_path: Path) -> None:
         media_crops(tmp_path / "x.txt", HaarFaceDetector(), target_fps=2, max_frames=4)
 
 
-def test_iou() -> None:
-    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
-    assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
-    assert iou((0, 0, 10, 10), (20, 20, 5, 5)) == 0.0
+def test_the_in_crop_check_tells_faces_from_walls() -> None:
+    faces = face_crops(4)
+    assert all(face_in_crop(c) for c in faces)
+    wall = cv2.cvtColor(blank_frame(64, 64), cv2.COLOR_BGR2RGB)
+    assert not face_in_crop(wall)
+    # The corner of the photo (hair, suit, sky): no face inside, though Haar may fire on it.
+    corner = cv2.resize(cv2.cvtColor(astronaut_bgr()[300:, 300:], cv2.COLOR_BGR2RGB), (64, 64))
+    assert not face_in_crop(corner)
 
 
 def test_cropset_build_cache_and_select(tmp_path: Path, videos: dict[str, Path]) -> None:

@@ -208,3 +208,16 @@ def test_evaluate_cli_on_a_media_folder(
     printed = capsys.readouterr().out
     assert "frame" in printed
     assert "AUC" in printed
+
+
+def test_export_cli_from_a_run_merges_extra_notes(run_dir: Path, tmp_path: Path) -> None:
+    from models.export import main as export_main
+
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"architecture_choice": {"shipped": "cnn4"}}))
+    out = tmp_path / "deepfake" / "2"
+    export_main(["--run", str(run_dir), "--out", str(out), "--extra", str(extra)])
+    card = read_card(out)
+    assert card["architecture_choice"] == {"shipped": "cnn4"}
+    assert card["validation"]["crops"] == "as saved by the training run"
+    assert len(read_warmup(out)) == 3 * len(WARMUP_BATCH_SIZES)
