@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
@@ -202,6 +204,53 @@ def test_errors_are_shown_in_plain_words(
     assert browser.find_element(By.ID, "error-detail").text == refused.json()["error"]
     assert not browser.find_element(By.ID, "result").is_displayed()
     assert list(site.upload_dir.iterdir()) == []
+
+
+def test_optional_parts_of_an_answer_are_drawn_when_present(
+    browser: webdriver.Chrome, site: Site
+) -> None:
+    """Reasons, coverage, crops and one series per tracked face, from an answer that has them
+    (newer gateways add these keys; the page must not need them)."""
+    crop = np.zeros((64, 64, 3), np.uint8)
+    crop[:, :32] = 255
+    jpeg = base64.b64encode(cv2.imencode(".jpg", crop)[1].tobytes()).decode()
+    frames: list[dict[str, Any]] = [
+        {"t": 0.0, "faces": [{"score": 0.2, "track": 0, "crop": jpeg}]},
+        {"t": 0.5, "faces": [{"score": 0.3, "track": 0}, {"score": 0.9, "track": 1}]},
+        {"t": 3.0, "faces": [{"score": 0.25, "track": 0, "crop": jpeg}]},
+    ]
+    answer = {
+        "score": 0.35, "label": "real", "verdict": "uncertain", "threshold": 0.5,
+        "frame_samples": [{"t": f["t"], "score": f["faces"][0]["score"]} for f in frames],
+        "version": "1", "latency_ms": 1200, "model": "deepfake", "backend": "embedded",
+        "meta": {"src_fps": 10, "total_frames": 40, "used_step": 5, "face_frames": 3,
+                 "sampled_frames": 8},
+        "reasons": [{"code": "few_frames", "message": "Only 3 frames had a face."}],
+        "coverage": {"sampled_frames": 8, "face_frames": 3, "smallest_face_px": 41},
+        "frames": frames,
+    }  # fmt: skip
+    open_page(browser, site, TOKEN)
+    browser.execute_script("showResult(arguments[0])", answer)
+    assert browser.find_element(By.ID, "verdict").text == "Uncertain"
+    reasons = browser.find_elements(By.CSS_SELECTOR, "#reasons li")
+    assert [r.text for r in reasons] == ["Only 3 frames had a face. few_frames"]
+    terms = browser.find_elements(By.CSS_SELECTOR, "#coverage dt")
+    values = browser.find_elements(By.CSS_SELECTOR, "#coverage dd")
+    assert {t.text: v.text for t, v in zip(terms, values, strict=True)} == {
+        "sampled frames": "8",
+        "face frames": "3",
+        "smallest face px": "41",
+    }
+    images = browser.find_elements(By.CSS_SELECTOR, "#crops img")
+    assert len(images) == 2
+    WebDriverWait(browser, 5).until(lambda d: all(i.get_property("naturalWidth") for i in images))
+    assert [i.get_property("naturalWidth") for i in images] == [64, 64]  # decoded, not broken
+    series = browser.find_elements(By.CSS_SELECTOR, "#chart svg path.series")
+    assert [p.get_attribute("data-name") for p in series] == ["face 0", "face 1"]
+    # Face 0 is not seen between 0.5 s and 3 s (sampled every 0.5 s): the line breaks there.
+    assert (series[0].get_attribute("d") or "").count("M") == 2
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#chart svg circle.point")) == 4
+    assert console_errors(browser) == []
 
 
 def y_of(score: float) -> float:
