@@ -54,6 +54,7 @@ class TrainConfig:
     flip: bool = True  # random horizontal flips
     time_budget_s: float | None = None  # stop after the epoch that would overrun this
     seed: int = 0
+    init_from: str | None = None  # a model.keras to continue from (same arch), e.g. new crops
 
     def check(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -196,7 +197,11 @@ def train(
     config.check()
     if config.confident_only:
         train_set = train_set.select(train_set.confident)
-    model = ARCHITECTURES[config.arch](seed=config.seed, **config.arch_options)
+    if config.init_from:
+        keras.utils.set_random_seed(config.seed)
+        model = keras.models.load_model(config.init_from, compile=False)
+    else:
+        model = ARCHITECTURES[config.arch](seed=config.seed, **config.arch_options)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss="binary_crossentropy",
@@ -295,6 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fps", type=float, default=Extraction().target_fps, help="video sampling")
     parser.add_argument("--workers", type=int, default=1, help="processes for cropping")
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--init-from", type=Path, help="continue from this model.keras")
     args = parser.parse_args(argv)
     # force: importing TensorFlow may already have put a handler on the root logger.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
@@ -312,6 +318,7 @@ def main(argv: list[str] | None = None) -> None:
         confident_only=not args.all_crops,
         time_budget_s=args.time_budget,
         seed=args.seed,
+        init_from=str(args.init_from) if args.init_from else None,
     )
     config.check()
     items = load_items(args.data, args.root)

@@ -5,6 +5,7 @@ the model card carries the threshold and operating points, evaluation runs end t
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,23 @@ def test_export_cli_from_a_run_merges_extra_notes(run_dir: Path, tmp_path: Path)
     assert card["architecture_choice"] == {"shipped": "cnn4"}
     assert card["validation"]["crops"] == "as saved by the training run"
     assert len(read_warmup(out)) == 3 * len(WARMUP_BATCH_SIZES)
+
+
+def test_training_can_continue_from_a_saved_model(run_dir: Path, crops: CropSet) -> None:
+    import keras
+
+    saved = keras.models.load_model(run_dir / "model.keras", compile=False)
+    kernel = saved.layers[1].get_weights()[0]
+    frozen = TrainConfig(
+        arch="cnn4",
+        arch_options={"width": 4},
+        epochs=1,
+        batch_size=16,
+        epoch_size=32,
+        learning_rate=0.0,  # no step: the weights must be the saved ones
+        init_from=str(run_dir / "model.keras"),
+    )
+    result = train(crops, crops.select(crops.item < 2), frozen, verbose=0)
+    assert np.array_equal(result.model.layers[1].get_weights()[0], kernel)
+    fresh = train(crops, crops.select(crops.item < 2), replace(frozen, init_from=None), verbose=0)
+    assert not np.array_equal(fresh.model.layers[1].get_weights()[0], kernel)
