@@ -38,12 +38,15 @@ ENCODED_INPUT = "image_bytes"
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 WARMUP_BATCH_SIZES = (1, 8)
 # Largest |score - serving_default score| accepted on the same crops (tests and export check).
+# The pixels reaching the network are bit for bit the same; what remains is float32 rounding
+# inside the graph (TensorFlow's optimiser may fold the /255 into the model's own scaling):
+# measured up to 1.2e-6 on an EfficientNetB0, 3e-8 on the small CNN.
 TOLERANCE = {
-    UINT8_SIGNATURE: 1e-6,  # same float32 pixels, same graph
-    f"{ENCODED_SIGNATURE}/png": 1e-6,  # lossless
+    UINT8_SIGNATURE: 1e-5,  # same float32 pixels, same network
+    f"{ENCODED_SIGNATURE}/png": 1e-5,  # lossless
     # JPEG bytes vs the same bytes decoded by OpenCV and sent to serving_default: both decode
-    # with libjpeg's accurate integer IDCT, so the pixels (and scores) agree.
-    f"{ENCODED_SIGNATURE}/jpeg": 1e-6,
+    # with libjpeg's accurate integer IDCT, so the pixels agree.
+    f"{ENCODED_SIGNATURE}/jpeg": 1e-5,
 }
 JPEG_QUALITY = 95
 

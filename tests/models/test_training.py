@@ -177,7 +177,7 @@ def test_model_card(exported: tuple[Path, Any]) -> None:
     assert card["validation"]["frame"]["n"] == 16
     assert card["validation"]["video"]["n"] == 4  # the four validation items are .mp4 paths
     assert card["validation"]["frame"]["auc"] is not None
-    assert card["signatures"][UINT8_SIGNATURE]["tolerance"][UINT8_SIGNATURE] == 1e-6
+    assert card["signatures"][UINT8_SIGNATURE]["tolerance"][UINT8_SIGNATURE] == 1e-5
     assert card["code_version"]["commit"]
     assert card["architecture"]["name"] == "cnn4"
 
