@@ -99,17 +99,24 @@ class Checker(Protocol):
 
 # --- in this process -------------------------------------------------------------------------
 class LocalChecker:
-    def __init__(self, service: DetectionService, fps: float, max_frames: int) -> None:
+    def __init__(
+        self, service: DetectionService, fps: float, max_frames: int, operating_point: str | None
+    ) -> None:
         self.service = service
         self.fps = fps
         self.max_frames = max_frames
+        self.operating_point = operating_point
 
     async def check(self, path: Path, on_frames: FrameProgress) -> dict[str, Any]:
         from api.errors import GatewayError
 
         try:
             answer = await self.service.predict(
-                path, fps=self.fps, max_frames=self.max_frames, on_progress=on_frames
+                path,
+                fps=self.fps,
+                max_frames=self.max_frames,
+                on_progress=on_frames,
+                operating_point=self.operating_point,
             )
         except GatewayError as exc:
             raise ScanError(exc.code, exc.message) from exc
@@ -147,7 +154,10 @@ async def local_checker(args: argparse.Namespace) -> AsyncIterator[LocalChecker]
         )
         service = DetectionService(settings, backend, detector, pool, Metrics())
         yield LocalChecker(
-            service, args.fps or settings.DEFAULT_FPS, args.max_frames or settings.MAX_FRAMES
+            service,
+            args.fps or settings.DEFAULT_FPS,
+            args.max_frames or settings.MAX_FRAMES,
+            args.operating_point,
         )
 
 
@@ -157,9 +167,12 @@ class RemoteChecker:
 
     def __init__(self, client: httpx.AsyncClient, args: argparse.Namespace) -> None:
         self.client = client
-        self.params = {
-            k: v for k, v in {"fps": args.fps, "max_frames": args.max_frames}.items() if v
+        options = {
+            "fps": args.fps,
+            "max_frames": args.max_frames,
+            "operating_point": args.operating_point,
         }
+        self.params = {k: v for k, v in options.items() if v}
         self.timeout = args.timeout
 
     async def check(self, path: Path, on_frames: FrameProgress) -> dict[str, Any]:
@@ -406,6 +419,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         metavar="N",
         help="at most N sampled frames per video (default and ceiling: MAX_FRAMES)",
+    )
+    parser.add_argument(
+        "--operating-point",
+        metavar="NAME",
+        help="decide with the model card's threshold of that name, e.g. fpr1 (default: "
+        "THRESHOLD, else the card's threshold, else 0.5)",
     )
     parser.add_argument(
         "--csv", type=Path, metavar="FILE", help="write one row per file to FILE as CSV"

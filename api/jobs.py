@@ -53,6 +53,16 @@ class _Stopped(Exception):
     decoding at its next frame instead of running to the end unobserved."""
 
 
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """What /predict takes besides the file, passed on to DetectionService.predict."""
+
+    fps: float
+    max_frames: int
+    operating_point: str | None = None
+    include_crops: bool = False
+
+
 @dataclass(eq=False)
 class Job:
     id: str
@@ -60,8 +70,7 @@ class Job:
     path: Path
     filename: str | None
     size: int
-    fps: float
-    max_frames: int
+    options: JobOptions
     created_at: float = field(default_factory=time.time)
     status: JobStatus = JobStatus.QUEUED
     frames: int = 0
@@ -158,14 +167,14 @@ class JobManager:
         finally:
             self._reserved -= 1
 
-    def submit(self, upload: Upload, *, fps: float, max_frames: int, owner: str) -> Job:
+    def submit(self, upload: Upload, options: JobOptions, *, owner: str) -> Job:
         """Take the upload's file over and queue a job for it. Call inside `receive_upload`."""
         job_id = secrets.token_urlsafe(16)
         path = upload.path.with_name(f"job-{job_id}.bin")
         # receive_upload deletes its file when its context exits; renaming the file (same
         # directory: no copy) makes it the job's, and the context then finds nothing to delete.
         upload.path.replace(path)
-        job = Job(job_id, owner, path, upload.filename, upload.size, fps, max_frames)
+        job = Job(job_id, owner, path, upload.filename, upload.size, options)
         self._jobs[job_id] = job
         job.task = asyncio.create_task(self._run(job), name=f"job-{job_id}")
         return job
@@ -205,8 +214,10 @@ class JobManager:
                 job.touch()
                 job.result = await self.service.predict(
                     job.path,
-                    fps=job.fps,
-                    max_frames=job.max_frames,
+                    fps=job.options.fps,
+                    max_frames=job.options.max_frames,
+                    operating_point=job.options.operating_point,
+                    include_crops=job.options.include_crops,
                     log_fields=fields,
                     on_progress=self._reporter(job, asyncio.get_running_loop()),
                 )

@@ -120,6 +120,8 @@ def test_against_a_running_gateway(
             DEEPFAKE_TOKEN=KEY,
         )  # fmt: skip
         wrong = run(tmp_path, str(clip), "--url", url, "--token", "nope", "-q")
+        unknown = run(tmp_path, str(clip), "--url", url, "--operating-point", "fpr0", "-q",
+                      DEEPFAKE_TOKEN=KEY)  # fmt: skip
     assert result.returncode == 3, result.stderr  # none fake at 0.99, one file failed
     found = by_name(json.loads((tmp_path / "r.json").read_text()))
     with clip.open("rb") as f:
@@ -135,6 +137,8 @@ def test_against_a_running_gateway(
     assert wrong.returncode == 2  # nothing could be checked
     assert "unauthorized" in wrong.stdout
     assert wrong.stderr == ""  # -q
+    assert unknown.returncode == 2
+    assert "invalid_request: Unknown operating_point 'fpr0'" in unknown.stdout
 
 
 @pytest.mark.parametrize(

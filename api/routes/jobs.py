@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import Authenticated, Service
 from api.errors import InvalidRequest
-from api.jobs import Job, JobManager
+from api.jobs import Job, JobManager, JobOptions
 from api.middleware import context_of
 from api.routes.predict import FIELD, UPLOAD_BODY
 from api.schemas import ErrorResponse, PredictResponse
@@ -36,6 +36,11 @@ class JobProgress(BaseModel):
     percent: float | None = Field(ge=0, le=100, description="frames / expected_frames, in %")
 
 
+class JobError(ErrorResponse):
+    # Without the key when empty, exactly as /predict answers the same error.
+    details: dict[str, object] | None = Field(None, exclude_if=lambda value: value is None)
+
+
 class JobResponse(BaseModel):
     id: str
     status: Literal["queued", "running", "done", "failed", "cancelled"]
@@ -45,12 +50,14 @@ class JobResponse(BaseModel):
     size_bytes: int
     fps: float
     max_frames: int
+    operating_point: str | None
+    include: Literal["crops"] | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
     expires_at: datetime | None = Field(description="When a finished job is forgotten")
     result: PredictResponse | None = Field(description="When done: the answer /predict gives")
-    error: ErrorResponse | None = Field(description="When failed: the error /predict gives")
+    error: JobError | None = Field(description="When failed: the error /predict gives")
     error_status: int | None = Field(description="When failed: the status /predict would give")
     links: dict[str, str] = Field(description="'self' and 'events' (Server-Sent Events)")
 
@@ -69,14 +76,16 @@ def view(request: Request, jobs: JobManager, job: Job) -> JobResponse:
         queue_position=jobs.queue_position(job),
         filename=job.filename,
         size_bytes=job.size,
-        fps=job.fps,
-        max_frames=job.max_frames,
+        fps=job.options.fps,
+        max_frames=job.options.max_frames,
+        operating_point=job.options.operating_point,
+        include="crops" if job.options.include_crops else None,
         created_at=datetime.fromtimestamp(job.created_at, UTC),
         started_at=_when(job.started_at),
         finished_at=_when(job.finished_at),
         expires_at=_when(job.expires_at),
         result=job.result,
-        error=ErrorResponse.model_validate(job.error) if job.error else None,
+        error=JobError.model_validate(job.error) if job.error else None,
         error_status=job.error_status,
         links={
             "self": request.app.url_path_for("get_job", job_id=job.id),
@@ -137,6 +146,17 @@ async def create_job(
     max_frames: Annotated[
         int | None, Query(ge=1, description="Cap on sampled frames, at most MAX_FRAMES")
     ] = None,
+    operating_point: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z0-9_.-]{1,40}$",
+            description="A threshold from the model card by name, e.g. fpr1 (as /predict)",
+        ),
+    ] = None,
+    include: Annotated[
+        Literal["crops"] | None,
+        Query(description="'crops' adds each scored face crop as a base64 JPEG (as /predict)"),
+    ] = None,
 ) -> JSONResponse:
     settings = service.settings
     if max_frames is not None and max_frames > settings.MAX_FRAMES:
@@ -155,12 +175,13 @@ async def create_job(
             max_bytes=settings.MAX_UPLOAD_BYTES,
             directory=settings.UPLOAD_DIR,
         ) as upload:
-            job = jobs.submit(
-                upload,
+            options = JobOptions(
                 fps=fps or settings.DEFAULT_FPS,
                 max_frames=max_frames or settings.MAX_FRAMES,
-                owner=owner,
+                operating_point=operating_point,
+                include_crops=include == "crops",
             )
+            job = jobs.submit(upload, options, owner=owner)
     if context:
         context.fields.update(upload_bytes=upload.size, job_id=job.id)
     body = view(request, jobs, job)

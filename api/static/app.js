@@ -21,11 +21,11 @@ function authHeaders() {
 }
 
 function jobsQuery() {
-  const params = new URLSearchParams();
+  // Crops are small JPEGs; the page shows what was scored.
+  const params = new URLSearchParams({ include: "crops" });
   if ($("fps").value) params.set("fps", $("fps").value);
   if ($("max-frames").value) params.set("max_frames", $("max-frames").value);
-  const query = params.toString();
-  return query ? "?" + query : "";
+  return "?" + params.toString();
 }
 
 function jobUrl(id, suffix = "") {

@@ -83,40 +83,52 @@ def test_a_job_ends_with_the_answer_predict_gives(
 ) -> None:
     client = make_client(BACKEND="embedded")
     clip = videos["faces"]
-    response = submit(client, clip, fps=5)
+    response = submit(client, clip, fps=5, include="crops")
     assert response.status_code == 202, response.text
     job = response.json()
     assert response.headers["Location"] == f"/jobs/{job['id']}" == job["links"]["self"]
     assert job["links"]["events"] == f"/jobs/{job['id']}/events"
     assert job["status"] in {"queued", "running"}
     assert (job["filename"], job["size_bytes"]) == ("faces.mp4", clip.stat().st_size)
-    assert (job["fps"], job["max_frames"]) == (5, 256)
+    assert (job["fps"], job["max_frames"], job["include"]) == (5, 256, "crops")
 
     done = wait_for(client, job["id"], status_is("done", "failed"))
     assert done["status"] == "done", done["error"]
     with clip.open("rb") as f:
-        direct = client.post("/predict", params={"fps": 5}, files={"file": f}).json()
+        params = {"fps": 5, "include": "crops"}
+        direct = client.post("/predict", params=params, files={"file": f}).json()
     for answer in (done["result"], direct):
         answer.pop("latency_ms")
     assert done["result"] == direct
+    assert all(face["crop"] for frame in direct["frames"] for face in frame["faces"])
     assert done["progress"] == {"frames": 20, "expected_frames": 20, "percent": 100.0}
     assert done["error"] is None
     assert done["started_at"] <= done["finished_at"] < done["expires_at"]
     assert list(upload_dir(client).iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("clip", "params", "status"),
+    [("notes", {}, 415), ("short", {"operating_point": "fpr0"}, 422)],
+)
 def test_a_failed_job_carries_the_error_predict_gives(
-    make_client: AppFactory, tmp_path: Path
+    make_client: AppFactory,
+    tmp_path: Path,
+    videos: dict[str, Path],
+    clip: str,
+    params: dict[str, str],
+    status: int,
 ) -> None:
     client = make_client(BACKEND="embedded")
     notes = tmp_path / "notes.mp4"
     notes.write_text("not a video at all\n" * 10)
-    job = submit(client, notes).json()
+    path = notes if clip == "notes" else videos[clip]
+    job = submit(client, path, **params).json()
     failed = wait_for(client, job["id"], status_is("done", "failed"))
-    direct = client.post("/predict", files={"file": notes.read_bytes()})
-    assert direct.status_code == 415
+    direct = client.post("/predict", params=params, files={"file": path.read_bytes()})
+    assert direct.status_code == status
     assert failed["status"] == "failed"
-    assert (failed["error"], failed["error_status"]) == (direct.json(), 415)
+    assert (failed["error"], failed["error_status"]) == (direct.json(), status)
     assert failed["result"] is None
     assert list(upload_dir(client).iterdir()) == []
 

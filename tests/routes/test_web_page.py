@@ -2,8 +2,8 @@
 a real uvicorn server with auth on: upload a generated clip, follow its progress, check that
 the verdict and the chart say what the API says, and that errors read in plain words.
 
-Set WEB_PAGE_SCREENSHOT=path to also save the result's screenshot there (docs/web-page.png is
-taken that way).
+Set WEB_PAGE_SCREENSHOT=path to also save the result's screenshot there (docs/web-page.png was
+taken that way, then reduced to 256 colours with Pillow to stay small).
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def test_page_checks_a_clip_and_draws_the_answer(
     outcome = wait_for_outcome(browser)
     assert outcome.get_attribute("id") == "result", browser.find_element(By.ID, "error").text
 
-    expected = api_answer(site, clip, fps=10)
+    expected = api_answer(site, clip, fps=10, include="crops")
     verdict = browser.find_element(By.ID, "verdict")
     assert verdict.get_attribute("data-verdict") == expected.get("verdict", expected["label"])
     assert verdict.text in {"Likely fake", "Likely real", "Uncertain"}
@@ -160,6 +160,11 @@ def test_page_checks_a_clip_and_draws_the_answer(
     assert float(threshold.get_attribute("y1") or "nan") == pytest.approx(
         y_of(expected["threshold"])
     )
+
+    # The crops that were scored, asked for by the page and decoded by the browser.
+    crops = browser.find_elements(By.CSS_SELECTOR, "#crops img")
+    assert len(crops) == 40
+    assert {c.get_property("naturalWidth") for c in crops} == {64}
 
     # Progress came from the job's events, frame by frame, before the answer.
     statuses: list[str] = browser.execute_script("return window.statuses")
