@@ -32,7 +32,8 @@ help:  ## list the targets
 install: .venv/.installed  ## install the locked dependencies into .venv
 
 run: install  ## serve the gateway (embedded model) on http://$(HOST):$(PORT)
-	$(RUN) uvicorn api.main:create_app --factory --no-access-log --host $(HOST) --port $(PORT)
+	$(RUN) uvicorn api.main:create_app --factory --no-access-log --timeout-graceful-shutdown 10 \
+		--host $(HOST) --port $(PORT)
 
 lint: install  ## ruff lint and format check
 	$(RUN) ruff check .

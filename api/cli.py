@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -126,11 +125,9 @@ class LocalChecker:
 
 @asynccontextmanager
 async def local_checker(args: argparse.Namespace) -> AsyncIterator[LocalChecker]:
-    """The pipeline and backend as the server's lifespan builds them (see api/main.py)."""
-    from api import backends
+    """The pipeline and backend, wired as the server's lifespan wires them."""
     from api.metrics import Metrics
-    from api.pipeline.faces import DetectorConfig, HaarFaceDetector
-    from api.service import DetectionService
+    from api.service import build_service
     from settings import Settings
 
     try:
@@ -142,17 +139,7 @@ async def local_checker(args: argparse.Namespace) -> AsyncIterator[LocalChecker]
             f"--max-frames {args.max_frames} is above MAX_FRAMES={settings.MAX_FRAMES}"
         )
     async with AsyncExitStack() as stack:
-        pool = ThreadPoolExecutor(settings.WORKER_THREADS, thread_name_prefix="pipeline")
-        stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-        client = await stack.enter_async_context(
-            httpx.AsyncClient(timeout=httpx.Timeout(settings.REQUEST_TIMEOUT, connect=5.0))
-        )
-        backend = await backends.build(settings, client)
-        stack.push_async_callback(backend.close)
-        detector = HaarFaceDetector(
-            DetectorConfig(max_side=settings.DETECT_MAX_SIDE, min_face=settings.MIN_FACE_PX)
-        )
-        service = DetectionService(settings, backend, detector, pool, Metrics())
+        service = await build_service(settings, stack, Metrics())
         yield LocalChecker(
             service,
             args.fps or settings.DEFAULT_FPS,

@@ -7,22 +7,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import __version__, backends
+from api import __version__
 from api.errors import install_error_handlers
 from api.jobs import JobManager
 from api.metrics import Metrics
 from api.middleware import ObservabilityMiddleware
-from api.pipeline.faces import DetectorConfig, HaarFaceDetector
 from api.readiness import ReadinessProbe
 from api.routes import health, jobs, metrics, predict, web
-from api.service import DetectionService
+from api.service import build_service
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,17 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            pool = ThreadPoolExecutor(settings.WORKER_THREADS, thread_name_prefix="pipeline")
-            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-            client = await stack.enter_async_context(
-                httpx.AsyncClient(timeout=httpx.Timeout(settings.REQUEST_TIMEOUT, connect=5.0))
-            )
-            backend = await backends.build(settings, client)
-            stack.push_async_callback(backend.close)
-            detector = HaarFaceDetector(
-                DetectorConfig(max_side=settings.DETECT_MAX_SIDE, min_face=settings.MIN_FACE_PX)
-            )
-            service = DetectionService(settings, backend, detector, pool, app_metrics)
+            service = await build_service(settings, stack, app_metrics)
             app.state.service = service
             app.state.readiness = ReadinessProbe(service, settings.READY_CACHE_SECONDS)
             # Closed before the pool and the backend (the stack unwinds in reverse): jobs are
@@ -83,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 f"label {settings.MODEL_VERSION_LABEL}"
                 if settings.MODEL_VERSION_LABEL
                 else f"v{settings.MODEL_VERSION}",
-                backend.name,
+                service.backend.name,
             )
             yield
 

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
-from api import answer
+from api import answer, backends
 from api.admission import Admission
 from api.backends import Scored, ScoringBackend
 from api.digest import model_digest
 from api.errors import BackendError, UnsupportedMedia
 from api.metrics import Metrics
 from api.pipeline.extract import FaceSamples, Progress, extract_faces, extract_image_faces
-from api.pipeline.faces import CROP_SIZE, HaarFaceDetector
+from api.pipeline.faces import CROP_SIZE, DetectorConfig, HaarFaceDetector
 from api.pipeline.sniff import MediaKind, Sniffed, sniff_file
 from api.pipeline.verdict import assess
 from api.schemas import PredictResponse
@@ -191,3 +193,21 @@ def _require_video(sniffed: Sniffed) -> None:
         "its name.",
         details={"detected": sniffed.format},
     )
+
+
+async def build_service(
+    settings: Settings, stack: AsyncExitStack, metrics: Metrics
+) -> DetectionService:
+    """The service and what it owns (worker pool, HTTP client, backend), each registered on
+    `stack` to be closed in reverse order: one wiring for the server's lifespan and the CLI."""
+    pool = ThreadPoolExecutor(settings.WORKER_THREADS, thread_name_prefix="pipeline")
+    stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+    client = await stack.enter_async_context(
+        httpx.AsyncClient(timeout=httpx.Timeout(settings.REQUEST_TIMEOUT, connect=5.0))
+    )
+    backend = await backends.build(settings, client)
+    stack.push_async_callback(backend.close)
+    detector = HaarFaceDetector(
+        DetectorConfig(max_side=settings.DETECT_MAX_SIDE, min_face=settings.MIN_FACE_PX)
+    )
+    return DetectionService(settings, backend, detector, pool, metrics)
