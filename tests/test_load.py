@@ -20,10 +20,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from api.main import create_app
 from settings import Settings
+from tests.support.live_server import serve
 
 REQUESTS, CLIENTS, ADMITTED = 200, 8, 6
 
@@ -58,19 +57,8 @@ def server(
         BACKEND="embedded",
         MAX_INFLIGHT_REQUESTS=ADMITTED,
     )
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield Running(f"http://127.0.0.1:{port}", upload_dir)
-    server.should_exit = True
-    thread.join(timeout=30)
-    assert not thread.is_alive()
+    with serve(settings) as url:
+        yield Running(url, upload_dir)
     # Pools, clients and the server's own threads are all gone.
     assert threading.active_count() == python_threads_before
 
