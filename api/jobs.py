@@ -28,7 +28,7 @@ from typing import Any
 from api.errors import GatewayError, JobNotFound, JobQueueFull
 from api.pipeline.extract import Progress
 from api.schemas import PredictResponse
-from api.service import DetectionService
+from api.service import DetectionService, PredictOptions
 from api.uploads import Upload
 
 log = logging.getLogger(__name__)
@@ -53,16 +53,6 @@ class _Stopped(Exception):
     decoding at its next frame instead of running to the end unobserved."""
 
 
-@dataclass(frozen=True, slots=True)
-class JobOptions:
-    """What /predict takes besides the file, passed on to DetectionService.predict."""
-
-    fps: float
-    max_frames: int
-    operating_point: str | None = None
-    include_crops: bool = False
-
-
 @dataclass(eq=False)
 class Job:
     id: str
@@ -70,7 +60,7 @@ class Job:
     path: Path
     filename: str | None
     size: int
-    options: JobOptions
+    options: PredictOptions
     created_at: float = field(default_factory=time.time)
     status: JobStatus = JobStatus.QUEUED
     frames: int = 0
@@ -167,7 +157,7 @@ class JobManager:
         finally:
             self._reserved -= 1
 
-    def submit(self, upload: Upload, options: JobOptions, *, owner: str) -> Job:
+    def submit(self, upload: Upload, options: PredictOptions, *, owner: str) -> Job:
         """Take the upload's file over and queue a job for it. Call inside `receive_upload`."""
         job_id = secrets.token_urlsafe(16)
         path = upload.path.with_name(f"job-{job_id}.bin")

@@ -27,6 +27,17 @@ from api.schemas import PredictResponse
 from api.thresholds import ThresholdPolicy
 from settings import Settings
 
+
+@dataclass(frozen=True, slots=True)
+class PredictOptions:
+    """What /predict and /jobs take besides the file."""
+
+    fps: float
+    max_frames: int
+    operating_point: str | None = None
+    include_crops: bool = False
+
+
 # Still images OpenCV decodes (imread), detected from the bytes by api.pipeline.sniff.
 IMAGE_FORMATS = {"JPEG", "PNG", "WebP", "BMP"}
 

@@ -10,17 +10,15 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.deps import Authenticated, Service
-from api.errors import InvalidRequest
-from api.jobs import Job, JobManager, JobOptions
+from api.jobs import Job, JobManager
 from api.middleware import context_of
-from api.routes.predict import FIELD, UPLOAD_BODY
+from api.routes.upload import UPLOAD_BODY, Options, streamed_upload
 from api.schemas import ErrorResponse, PredictResponse
-from api.uploads import receive_upload
 
 router = APIRouter(tags=["jobs"], dependencies=[Authenticated])
 
@@ -136,51 +134,12 @@ NOT_FOUND = {404: "No such job: unknown, deleted, expired, or created with anoth
     summary="Queue a video; answers at once with the job (Location: /jobs/{id})",
 )
 async def create_job(
-    request: Request,
-    service: Service,
-    jobs: Jobs,
-    owner: Owner,
-    fps: Annotated[
-        float | None, Query(gt=0, le=120, description="Frames sampled per second (DEFAULT_FPS)")
-    ] = None,
-    max_frames: Annotated[
-        int | None, Query(ge=1, description="Cap on sampled frames, at most MAX_FRAMES")
-    ] = None,
-    operating_point: Annotated[
-        str | None,
-        Query(
-            pattern=r"^[A-Za-z0-9_.-]{1,40}$",
-            description="A threshold from the model card by name, e.g. fpr1 (as /predict)",
-        ),
-    ] = None,
-    include: Annotated[
-        Literal["crops"] | None,
-        Query(description="'crops' adds each scored face crop as a base64 JPEG (as /predict)"),
-    ] = None,
+    request: Request, service: Service, jobs: Jobs, owner: Owner, options: Options
 ) -> JSONResponse:
-    settings = service.settings
-    if max_frames is not None and max_frames > settings.MAX_FRAMES:
-        raise InvalidRequest(
-            f"max_frames={max_frames} is above this server's MAX_FRAMES={settings.MAX_FRAMES}."
-        )
-    length = request.headers.get("content-length")
     context = context_of(request.scope)
     # A full queue or a busy gateway refuses before reading a byte of the upload.
     with jobs.reserve(), service.admission.admit():
-        async with receive_upload(
-            request.stream(),
-            content_type=request.headers.get("content-type"),
-            content_length=int(length) if length and length.isdigit() else None,
-            field=FIELD,
-            max_bytes=settings.MAX_UPLOAD_BYTES,
-            directory=settings.UPLOAD_DIR,
-        ) as upload:
-            options = JobOptions(
-                fps=fps or settings.DEFAULT_FPS,
-                max_frames=max_frames or settings.MAX_FRAMES,
-                operating_point=operating_point,
-                include_crops=include == "crops",
-            )
+        async with streamed_upload(request, service.settings) as upload:
             job = jobs.submit(upload, options, owner=owner)
     if context:
         context.fields.update(upload_bytes=upload.size, job_id=job.id)
