@@ -46,7 +46,7 @@ def code_version(repo: Path | None = None) -> dict[str, Any]:
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "models"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "models"],
             cwd=cwd,
             capture_output=True,
             text=True,

@@ -40,6 +40,25 @@ def test_the_shipped_model_honours_the_contract() -> None:
     assert ((scores >= 0) & (scores <= 1)).all()
 
 
+def test_the_shipped_model_has_a_card_and_warmup_the_gateway_can_use() -> None:
+    card = read_card(SHIPPED)
+    assert card["trained"] is True
+    assert card["version"] == 1
+    threshold = card["threshold"]
+    assert 0.0 < threshold < 1.0
+    low, high = card["uncertainty_band"]
+    assert 0.0 <= low <= threshold <= high <= 1.0
+    points = card["operating_points"]
+    assert {"fpr1", "fpr5", "fpr10", "balanced"} <= set(points)
+    # Stricter false-positive targets need higher thresholds.
+    fpr1, fpr5, fpr10 = (points[k]["threshold"] for k in ("fpr1", "fpr5", "fpr10"))
+    assert fpr1 >= fpr5 >= fpr10
+    assert all(p["fpr"] <= target for p, target in ((points["fpr1"], 0.01), (points["fpr5"], 0.05)))
+    assert card["validation"]["frame"]["auc"] > 0.5
+    assert len(card["code_version"]["commit"]) == 40
+    assert 0 < len(read_warmup(SHIPPED)) <= 1000
+
+
 def test_export_cli_writes_a_servable_version(tmp_path: Path) -> None:
     out = tmp_path / "deepfake" / "3"
     main(["--out", str(out), "--arch", "cnn4", "--seed", "1"])
