@@ -232,6 +232,7 @@ def signature_differences(loaded: Any, crops: np.ndarray) -> dict[str, float]:
         f"{ENCODED_SIGNATURE}/png": float(np.abs(png - reference).max()),
         f"{ENCODED_SIGNATURE}/jpeg": float(np.abs(jpeg - jpeg_reference).max()),
         f"jpeg_q{JPEG_QUALITY}_vs_raw_pixels": float(np.abs(jpeg - reference).max()),
+        f"jpeg_q{JPEG_QUALITY}_vs_raw_pixels_mean": float(np.abs(jpeg - reference).mean()),
     }
 
 
@@ -246,7 +247,7 @@ def described_signatures(differences: dict[str, float] | None, n_crops: int) -> 
     if differences is None:
         return described
     for key, value in differences.items():
-        signature = key.split("/")[0]
+        signature = ENCODED_SIGNATURE if key.startswith("jpeg_") else key.split("/")[0]
         entry = described.setdefault(signature, {})
         entry.setdefault("max_abs_diff_vs_serving_default", {})[key] = value
         if key in TOLERANCE:
