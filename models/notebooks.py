@@ -26,8 +26,22 @@ def execute(path: Path, timeout: int = 1800) -> float:
         resources={"metadata": {"path": str(path.parent.resolve())}},
     )
     client.execute()
+    for cell in notebook.cells:
+        if "outputs" in cell:
+            cell.outputs = [o for o in cell.outputs if not _tensorflow_noise(o)]
     nbformat.write(notebook, path)  # type: ignore[no-untyped-call]
     return time.monotonic() - started
+
+
+# TensorFlow's C++ start-up lines (absl logging writes them straight to fd 2).
+_NOISE = ("WARNING: All log messages before absl", "I0000 ", "W0000 ", "E0000 ")
+
+
+def _tensorflow_noise(output: dict[str, object]) -> bool:
+    if output.get("output_type") != "stream" or output.get("name") != "stderr":
+        return False
+    lines = [line for line in str(output.get("text", "")).splitlines() if line.strip()]
+    return all(line.startswith(_NOISE) for line in lines)
 
 
 def main(argv: list[str] | None = None) -> None:
