@@ -31,7 +31,7 @@ from models.card import CARD_FILE, read_card
 from models.crops import is_video
 from models.cropset import MAX_FRAMES, CropSet, Extraction, build, cached
 from models.data import load_items
-from models.export import run_signature
+from models.export import ENCODED_SIGNATURE, encode, run_signature
 
 GATEWAY_FPS = 2.0  # the gateway's DEFAULT_FPS
 
@@ -56,7 +56,11 @@ def evaluate(
 
     loaded = tf.saved_model.load(str(model_dir))
     value, origin = threshold_for(model_dir, threshold)
-    batch = to_model_input(crops.crops) if signature == "serving_default" else crops.crops
+    batch: np.ndarray = crops.crops  # serving_uint8
+    if signature == "serving_default":
+        batch = to_model_input(crops.crops)
+    elif signature == ENCODED_SIGNATURE:
+        batch = np.array(encode(crops.crops, ".png"), dtype=object)
     scores = run_signature(loaded, signature, batch)
     videos = np.array([is_video(Path(p)) for p in crops.paths])
     has_face = np.isin(np.arange(len(crops.paths)), crops.item)
@@ -110,7 +114,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, help="folder the CSV's files are relative to")
     parser.add_argument("--out", type=Path, help="write the JSON report here")
     parser.add_argument("--threshold", type=float, help="default: the model card's threshold")
-    parser.add_argument("--signature", default="serving_default")
+    parser.add_argument(
+        "--signature",
+        default="serving_default",
+        choices=["serving_default", "serving_uint8", ENCODED_SIGNATURE],
+        help="which signature scores the crops (serving_encoded gets PNG bytes)",
+    )
     parser.add_argument("--fps", type=float, default=GATEWAY_FPS, help="video sampling rate")
     parser.add_argument("--max-frames", type=int, default=MAX_FRAMES)
     parser.add_argument("--cache", type=Path, help="cache crops here (.npz) for re-runs")

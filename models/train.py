@@ -285,21 +285,36 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache", type=Path, required=True, help="folder for the crop cache")
     parser.add_argument("--run-dir", type=Path, required=True, help="where to write the run")
     defaults = TrainConfig()
-    parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default=defaults.arch)
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--epoch-size", type=int, default=defaults.epoch_size)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--lr", type=float, default=defaults.learning_rate)
-    parser.add_argument("--patience", type=int, default=defaults.patience)
-    parser.add_argument("--blend-share", type=float, default=defaults.blend_share)
+    parser.add_argument(
+        "--arch", choices=sorted(ARCHITECTURES), default=defaults.arch, help="network to train"
+    )
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="at most this many")
+    parser.add_argument(
+        "--epoch-size", type=int, default=defaults.epoch_size, help="rows per epoch (0 = all)"
+    )
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="rows a step")
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="Adam's rate")
+    parser.add_argument(
+        "--patience", type=int, default=defaults.patience, help="epochs without a better val AUC"
+    )
+    parser.add_argument(
+        "--blend-share",
+        type=float,
+        default=defaults.blend_share,
+        help="share of the fake class made of self-blends when mixing with labelled fakes",
+    )
     parser.add_argument("--no-self-blend", action="store_true", help="labelled fakes only")
     parser.add_argument("--no-real-fakes", action="store_true", help="self-blended fakes only")
-    parser.add_argument("--all-crops", action="store_true", help="keep doubtful face boxes too")
+    parser.add_argument(
+        "--all-crops", action="store_true", help="also train on crops with no face inside"
+    )
     parser.add_argument("--time-budget", type=float, help="seconds of training at most")
-    parser.add_argument("--val-fraction", type=float, default=0.25)
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.25, help="share of each stratum's groups"
+    )
     parser.add_argument("--fps", type=float, default=Extraction().target_fps, help="video sampling")
     parser.add_argument("--workers", type=int, default=1, help="processes for cropping")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="split, init, sampling")
     parser.add_argument("--init-from", type=Path, help="continue from this model.keras")
     args = parser.parse_args(argv)
     # force: importing TensorFlow may already have put a handler on the root logger.

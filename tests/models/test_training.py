@@ -209,6 +209,13 @@ def test_evaluate_cli_on_a_media_folder(
     printed = capsys.readouterr().out
     assert "frame" in printed
     assert "AUC" in printed
+    # The PNG signature scores the same crops the same way.
+    png_path = tmp_path / "png.json"
+    args = ["--model", str(out), "--data", str(data), "--out", str(png_path)]
+    evaluate_cli.main([*args, "--signature", "serving_encoded"])
+    png = json.loads(png_path.read_text())
+    assert png["frame"]["confusion"] == report["frame"]["confusion"]
+    assert png["frame"]["auc"] == pytest.approx(report["frame"]["auc"], abs=1e-6)
 
 
 def test_export_cli_from_a_run_merges_extra_notes(run_dir: Path, tmp_path: Path) -> None:
