@@ -23,7 +23,7 @@ class FaceFinder:
     """Stateful, one per video; not thread-safe (one video is read by one thread)."""
 
     def __init__(
-        self, detector: HaarFaceDetector, redetect_every: int, fine_every: int = 4
+        self, detector: HaarFaceDetector, redetect_every: int, fine_every: int = 8
     ) -> None:
         self.detector = detector
         self.redetect_every = redetect_every  # 1: a full search on every frame
