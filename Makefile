@@ -52,8 +52,12 @@ test: lint typecheck  ## lint, types and the whole test suite
 bench: install  ## speed vs the decoding floor and the original approach (bench-out/bench.json)
 	$(RUN) python -m tests.bench.run --out bench-out
 
-model: install  ## export the (untrained) EfficientNetB0 placeholder to models/deepfake/1
-	$(RUN) python -m models.export --out models/deepfake/1 --arch efficientnetb0 --force
+TRAIN_RUN ?= /tmp/deepfake/runs/cnn4_v1
+
+model: install  ## re-export v1 from a training run (TRAIN_RUN=...; needs ../shared/data, see notebooks/README.md)
+	$(RUN) python -m models.export --run $(TRAIN_RUN) --out models/deepfake/1 \
+		--reports models/reports/deepfake/1 --root ../shared/data --cache /tmp/deepfake/cache \
+		--extra models/reports/deepfake/1/card_extra.json --force
 
 clean:  ## remove the virtual environments and caches
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache

@@ -4,7 +4,8 @@ Precedence: an operating point named in the request (`?operating_point=fpr1`, th
 on validation for stated false-positive rates, from the model card); else an explicit THRESHOLD
 setting; else the threshold in the model card of the version that answered
 (`<MODEL_BASE_PATH>/<name>/<version>/model_card.json`); else 0.5, the original default. The
-band's half-width comes from the card's "uncertainty_band" and follows the threshold in use.
+card's "uncertainty_band" applies as written around the card's threshold; around another
+threshold it keeps its reach below and above (the band moves with the threshold).
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ class Decision:
 @dataclass(frozen=True, slots=True)
 class Card:
     threshold: float | None
-    half_band: float  # 0 when the card states no band
+    below: float  # how far the band reaches below the threshold (0: no band)
+    above: float  # ... and above it
     operating_points: dict[str, float]
+
+    def band(self, threshold: float) -> tuple[float, float]:
+        return max(0.0, threshold - self.below), min(1.0, threshold + self.above)
 
 
 class ThresholdPolicy:
@@ -50,7 +55,7 @@ class ThresholdPolicy:
 
     def decide(self, version: str, operating_point: str | None = None) -> Decision:
         card = self.card(version)
-        half = card.half_band if card else 0.0
+        band = card.band if card else _no_band
         if operating_point is not None:
             points = card.operating_points if card else {}
             if operating_point not in points:
@@ -60,16 +65,16 @@ class ThresholdPolicy:
                 )
             t = points[operating_point]
             source = f"model card v{version}, operating point {operating_point}"
-            return Decision(t, source, _band(t, half), operating_point)
+            return Decision(t, source, band(t), operating_point)
         if self.explicit is not None:
-            return Decision(self.explicit, "THRESHOLD setting", _band(self.explicit, half))
+            return Decision(self.explicit, "THRESHOLD setting", band(self.explicit))
         if card is not None and card.threshold is not None:
-            return Decision(card.threshold, f"model card v{version}", _band(card.threshold, half))
-        return Decision(DEFAULT_THRESHOLD, "default", _band(DEFAULT_THRESHOLD, half))
+            return Decision(card.threshold, f"model card v{version}", band(card.threshold))
+        return Decision(DEFAULT_THRESHOLD, "default", band(DEFAULT_THRESHOLD))
 
 
-def _band(threshold: float, half: float) -> tuple[float, float]:
-    return max(0.0, threshold - half), min(1.0, threshold + half)
+def _no_band(threshold: float) -> tuple[float, float]:
+    return threshold, threshold
 
 
 def _probability(value: Any) -> float | None:
@@ -96,10 +101,15 @@ def read_card(path: Path) -> Card | None:
     band = raw.get("uncertainty_band")
     low, high = band if isinstance(band, list) and len(band) == 2 else (None, None)
     low, high = _probability(low), _probability(high)
-    half = (high - low) / 2 if low is not None and high is not None and low <= high else 0.0
+    below = above = 0.0
+    if low is not None and high is not None and low <= high:
+        centre = threshold if threshold is not None and low <= threshold <= high else None
+        if centre is None:  # no threshold inside the band: keep its width, centred
+            centre = (low + high) / 2
+        below, above = centre - low, high - centre
     points = {}
     for name, point in (raw.get("operating_points") or {}).items():
         value = _probability(point.get("threshold")) if isinstance(point, dict) else None
         if value is not None:
             points[str(name)] = value
-    return Card(threshold, half, points)
+    return Card(threshold, below, above, points)

@@ -71,3 +71,20 @@ def test_answers_use_and_name_the_card_threshold(
         .json()
     )
     assert (body["label"], body["threshold_source"]) == ("real", "THRESHOLD setting")
+
+
+def test_the_card_band_applies_as_written_and_moves_with_the_threshold(tmp_path: Path) -> None:
+    card = {
+        "threshold": 0.6,
+        "uncertainty_band": [0.4, 0.7],  # reaches 0.2 below and 0.1 above the threshold
+        "operating_points": {"fpr1": {"threshold": 0.8}},
+    }
+    write_card(tmp_path, "1", card)
+    policy = ThresholdPolicy(None, tmp_path)
+    assert policy.decide("1").band == pytest.approx((0.4, 0.7))
+    assert policy.decide("1", "fpr1").band == pytest.approx((0.6, 0.9))
+    assert ThresholdPolicy(0.95, tmp_path).decide("1").band == pytest.approx((0.75, 1.0))
+
+
+def test_no_card_no_band(tmp_path: Path) -> None:
+    assert ThresholdPolicy(None, tmp_path).decide("1").band == (0.5, 0.5)
