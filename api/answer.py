@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -27,15 +26,10 @@ from api.schemas import (
 )
 from api.thresholds import Decision as ThresholdDecision
 
+if TYPE_CHECKING:
+    from api.service import PredictOptions
+
 CROP_JPEG_QUALITY = 85
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    fps: float
-    max_frames: int
-    operating_point: str | None
-    include_crops: bool
 
 
 def per_frame(samples: FaceSamples, scores: np.ndarray) -> list[list[float]]:
@@ -53,7 +47,7 @@ def build(
     face_scores: list[list[float]],
     assessment: Assessment,
     decision: ThresholdDecision,
-    request: Request,
+    options: PredictOptions,
     version: str,
     latency_ms: int,
     context: dict[str, Any],
@@ -76,8 +70,8 @@ def build(
             face_frames=samples.face_frames,
             face_detect_rate=detect_rate(samples.face_frames, samples.sampled_frames),
             sampled_frames=samples.sampled_frames,
-            target_fps=request.fps,
-            max_frames=request.max_frames,
+            target_fps=options.fps,
+            max_frames=options.max_frames,
             width=samples.info.width,
             height=samples.info.height,
         ),
@@ -121,7 +115,7 @@ def build(
                         box=face.box,
                         score=face_scores[i][j],
                         track=tracks_of[(i, j)],
-                        crop=_jpeg(face.crop) if request.include_crops else None,
+                        crop=_jpeg(face.crop) if options.include_crops else None,
                     )
                     for j, face in enumerate(frame.faces)
                 ],
@@ -134,9 +128,9 @@ def build(
             model_digest=context["digest"],
             gateway_version=__version__,
             settings={
-                "fps": request.fps,
-                "max_frames": request.max_frames,
-                "operating_point": request.operating_point,
+                "fps": options.fps,
+                "max_frames": options.max_frames,
+                "operating_point": options.operating_point,
                 **context["settings"],
             },
         ),

@@ -108,15 +108,11 @@ class LocalChecker:
 
     async def check(self, path: Path, on_frames: FrameProgress) -> dict[str, Any]:
         from api.errors import GatewayError
+        from api.service import PredictOptions
 
         try:
-            answer = await self.service.predict(
-                path,
-                fps=self.fps,
-                max_frames=self.max_frames,
-                on_progress=on_frames,
-                operating_point=self.operating_point,
-            )
+            options = PredictOptions(self.fps, self.max_frames, self.operating_point)
+            answer = await self.service.predict(path, options, on_progress=on_frames)
         except GatewayError as exc:
             raise ScanError(exc.code, exc.message) from exc
         result: dict[str, Any] = answer.model_dump(mode="json")

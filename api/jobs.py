@@ -204,10 +204,7 @@ class JobManager:
                 job.touch()
                 job.result = await self.service.predict(
                     job.path,
-                    fps=job.options.fps,
-                    max_frames=job.options.max_frames,
-                    operating_point=job.options.operating_point,
-                    include_crops=job.options.include_crops,
+                    job.options,
                     log_fields=fields,
                     on_progress=self._reporter(job, asyncio.get_running_loop()),
                 )

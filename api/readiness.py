@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from api.errors import GatewayError
-from api.service import DetectionService
+from api.service import DetectionService, PredictOptions
 
 # 1 s of the astronaut photo (public domain, from scikit-image) at 4 fps, 480x270: every frame
 # has a face, so a working pipeline always produces 4 scores.
@@ -49,9 +49,8 @@ class ReadinessProbe:
 
     async def _probe(self, version: str | None) -> tuple[str, str | None]:
         try:
-            answer = await self.service.predict(
-                PROBE_CLIP, fps=PROBE_FPS, max_frames=PROBE_FACES, observe=False
-            )
+            options = PredictOptions(fps=PROBE_FPS, max_frames=PROBE_FACES)
+            answer = await self.service.predict(PROBE_CLIP, options, observe=False)
         except GatewayError as exc:
             return f"probe clip failed: {exc.code}: {exc.message}", version
         if answer.meta.face_frames != PROBE_FACES:

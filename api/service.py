@@ -61,14 +61,11 @@ class DetectionService:
     async def predict(
         self,
         path: Path,
+        options: PredictOptions,
         *,
-        fps: float,
-        max_frames: int,
         log_fields: dict[str, Any] | None = None,
         observe: bool = True,
         on_progress: Progress | None = None,
-        operating_point: str | None = None,
-        include_crops: bool = False,
     ) -> PredictResponse:
         """Score the video or image at `path`. `log_fields` receives what the access log
         should say; `observe=False` keeps internal probes out of the metrics; `on_progress` is
@@ -77,7 +74,7 @@ class DetectionService:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         samples = await loop.run_in_executor(
-            self.pool, self._extract, path, fps, max_frames, on_progress
+            self.pool, self._extract, path, options.fps, options.max_frames, on_progress
         )
         fields.update(
             media=samples.media,
@@ -94,7 +91,7 @@ class DetectionService:
                 "(audio-only, truncated or corrupt). Send a video with a picture track."
             )
         scored = await self._score(samples, fields, observe)
-        decision = self.thresholds.decide(scored.version, operating_point)
+        decision = self.thresholds.decide(scored.version, options.operating_point)
         face_scores = answer.per_frame(samples, scored.scores)
         assessment = assess(samples, face_scores, decision.threshold, decision.band)
         result = answer.build(
@@ -102,7 +99,7 @@ class DetectionService:
             face_scores=face_scores,
             assessment=assessment,
             decision=decision,
-            request=answer.Request(fps, max_frames, operating_point, include_crops),
+            options=options,
             version=scored.version,
             latency_ms=round((time.perf_counter() - started) * 1000),
             context=await self._context(scored.version),

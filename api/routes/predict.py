@@ -43,11 +43,4 @@ async def predict(request: Request, service: Service, options: Options) -> Predi
     with service.admission.admit():
         async with streamed_upload(request, service.settings) as upload:
             log_fields["upload_bytes"] = upload.size
-            return await service.predict(
-                upload.path,
-                fps=options.fps,
-                max_frames=options.max_frames,
-                log_fields=log_fields,
-                operating_point=options.operating_point,
-                include_crops=options.include_crops,
-            )
+            return await service.predict(upload.path, options, log_fields=log_fields)
