@@ -71,6 +71,9 @@ class DetectionService:
         should say; `observe=False` keeps internal probes out of the metrics; `on_progress` is
         called from a worker thread after each sampled frame."""
         fields = log_fields if log_fields is not None else {}
+        if options.operating_point and not self.settings.MODEL_VERSION_LABEL:
+            # The answering version is known in advance: refuse an unknown name before decoding.
+            self.thresholds.decide(self._configured_version(), options.operating_point)
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         samples = await loop.run_in_executor(

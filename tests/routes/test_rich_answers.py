@@ -168,6 +168,8 @@ def test_unknown_operating_point_lists_the_known_ones(
     )
     assert response.status_code == 422
     assert "['fpr1', 'fpr10']" in response.json()["error"]
+    metrics = client.get("/metrics").text
+    assert "gateway_sampled_frames_count 0.0" in metrics  # refused before decoding
 
 
 def test_a_score_in_the_band_is_uncertain(
