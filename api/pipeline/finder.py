@@ -39,17 +39,21 @@ class FaceFinder:
 
     def find_all(self, bgr: np.ndarray) -> list[Box]:
         """Every face in the frame, in source pixels."""
-        if self._faces and 0 < self._since_full < self.redetect_every:
-            followed = self._follow(bgr)
-            if followed is not None:
-                self.followed += 1
-                self._since_full += 1
-                self._faces = followed
+        followed = self._follow(bgr) if self._faces and self.redetect_every > 1 else None
+        if followed is not None:
+            self.followed += 1
+            self._since_full += 1
+            self._faces = followed
+            if self._since_full < self.redetect_every:
                 return followed
+        # A full search: for new faces only, beside the followed ones (blanked, so cheap), or,
+        # when there is nothing to follow or a face was lost, for every face.
+        known = followed or []
         fine = self.full_searches % self.fine_every == 0
-        self._faces = self.detector.detect_all(bgr) if fine else self.detector.detect(bgr)
+        search = self.detector.detect_all if fine else self.detector.detect
+        self._faces = merge(known, search(bgr, exclude=known))
         self.full_searches += 1
-        self._since_full = 1
+        self._since_full = 0
         return self._faces
 
     def _follow(self, bgr: np.ndarray) -> list[Box] | None:

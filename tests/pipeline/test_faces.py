@@ -59,6 +59,61 @@ def test_detect_finds_nothing_in_a_blank_frame() -> None:
     assert HaarFaceDetector().detect(blank_frame(1280, 720)) == []
 
 
+def paste(frame: np.ndarray, x: int, y: int, side: int) -> Box:
+    """Paste the photo into `frame` at (x, y), cut where it leaves the frame; returns the
+    face's box."""
+    photo = cv2.resize(astronaut_bgr(), (side, side))
+    height, width = frame.shape[:2]
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + side), min(height, y + side)
+    frame[y0:y1, x0:x1] = photo[y0 - y : y1 - y, x0 - x : x1 - x]
+    s = side / 512
+    fx, fy, fw, fh = FACE_IN_PHOTO
+    return round(x + fx * s), round(y + fy * s), round(fw * s), round(fh * s)
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ((0, 20, 1040), (880, 20, 1040)),  # ~190 px faces: the coarse copy sees them
+        ((60, 200, 700), (1100, 250, 640)),  # ~125 px: only the max_side copy sees them
+    ],
+)
+def test_an_excluded_face_is_not_searched_and_the_others_are_found(
+    left: tuple[int, int, int], right: tuple[int, int, int]
+) -> None:
+    frame = blank_frame(1920, 1080)
+    known, other = paste(frame, *left), paste(frame, *right)
+    detector = HaarFaceDetector()
+    assert len(detector.detect(frame)) == 2
+    found = detector.detect(frame, exclude=[known])
+    assert len(found) == 1
+    assert iou(found[0], other) > 0.6
+    assert detector.detect(frame, exclude=[known, other]) == []
+    assert detector.detect_all(frame, exclude=[known, other]) == []
+
+
+def test_detect_all_finds_a_small_face_beside_a_big_one() -> None:
+    """The coarse copy finds the big face only; the search at max_side, limited to small
+    faces and with the big one blanked, adds the small one."""
+    frame = blank_frame(1920, 1080)
+    big, small = paste(frame, -300, -100, 1800), paste(frame, 1300, 300, 600)  # 334, 111 px
+    detector = HaarFaceDetector()
+    coarse = detector.detect(frame)
+    assert max(iou(b, big) for b in coarse) > 0.6
+    assert max(iou(b, small) for b in coarse) == 0.0
+    found = detector.detect_all(frame)
+    assert max(iou(b, big) for b in found) > 0.6
+    assert max(iou(b, small) for b in found) > 0.5
+
+
+def test_a_frame_without_a_big_face_is_searched_at_max_side() -> None:
+    frame = blank_frame(1920, 1080)
+    small = paste(frame, 800, 300, 600)  # ~111 px: too small for the coarse copy
+    found = HaarFaceDetector().detect(frame)
+    assert len(found) == 1
+    assert iou(found[0], small) > 0.5
+
+
 def test_detection_scale() -> None:
     detector = HaarFaceDetector(DetectorConfig(max_side=640))
     assert detector.detection_scale(1920, 1080) == pytest.approx(1 / 3)

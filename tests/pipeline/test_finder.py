@@ -7,7 +7,7 @@ from pathlib import Path
 from api.pipeline.extract import extract_faces
 from api.pipeline.faces import DetectorConfig, HaarFaceDetector
 from api.pipeline.finder import FaceFinder
-from tests.pipeline.test_faces import iou, scene
+from tests.pipeline.test_faces import iou, paste, scene
 from tests.support.videos import blank_frame, true_face
 
 
@@ -19,7 +19,24 @@ def test_follows_a_moving_face_and_searches_fully_every_n_frames() -> None:
         box = finder.find(frame)
         assert box is not None
         assert iou(box, full.detect(frame)[0]) > 0.6
-    assert (finder.full_searches, finder.followed) == (2, 6)  # frames 0 and 4
+    # Full searches on frames 0 and 4; from frame 1 on the face is followed, and frame 4's
+    # search only looks for new faces beside it.
+    assert (finder.full_searches, finder.followed) == (2, 7)
+
+
+def test_a_face_that_walks_in_is_found_at_the_next_full_search() -> None:
+    finder = FaceFinder(HaarFaceDetector(), redetect_every=4)
+    for i in range(8):
+        frame = blank_frame(1920, 1080)
+        first = paste(frame, 100 + 10 * i, 200, 700)
+        second = paste(frame, 1150, 300, 600) if i >= 2 else None  # walks in on frame 2
+        faces = finder.find_all(frame)
+        assert max(iou(f, first) for f in faces) > 0.6
+        on_second = second is not None and max(iou(f, second) for f in faces) > 0.6
+        # Frames 2 and 3 only follow the known face; frame 4's search for new faces (the
+        # known one blanked) finds the second, which is followed from then on.
+        assert on_second == (i >= 4)
+    assert finder.followed >= 6
 
 
 def test_a_lost_face_triggers_a_full_search() -> None:
