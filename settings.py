@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     WORKER_THREADS: int = Field(2, ge=1, le=64)
     INFERENCE_THREADS: int = Field(1, ge=0, le=64)  # TensorFlow intra-op threads; 0 = TF decides
     BATCH_SIZE: int = Field(64, ge=1, le=1024)
+    # Crops are sent for scoring in batches of this many while the video is still being read
+    # (so scoring overlaps decoding); 0 = score everything after the last frame.
+    STREAM_BATCH: int = Field(16, ge=0, le=1024)
     # How crops travel to TF Serving: auto (uint8 when the model has serving_uint8), float,
     # uint8, or json (the original service's float lists, for comparison).
     TF_SERVING_WIRE: WireFormat = WireFormat.AUTO

@@ -19,11 +19,18 @@ from api.backends import Scored, ScoringBackend
 from api.digest import model_digest
 from api.errors import BackendError, UnsupportedMedia
 from api.metrics import Metrics
-from api.pipeline.extract import FaceSamples, Progress, extract_faces, extract_image_faces
+from api.pipeline.extract import (
+    FaceSamples,
+    OnFrame,
+    Progress,
+    extract_faces,
+    extract_image_faces,
+)
 from api.pipeline.faces import CROP_SIZE, DetectorConfig, HaarFaceDetector
 from api.pipeline.sniff import MediaKind, Sniffed, sniff_file
 from api.pipeline.verdict import assess
 from api.schemas import PredictResponse
+from api.scoring import ScoreStream
 from api.thresholds import ThresholdPolicy
 from settings import Settings
 
@@ -76,24 +83,28 @@ class DetectionService:
             self.thresholds.decide(self._configured_version(), options.operating_point)
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        samples = await loop.run_in_executor(
-            self.pool, self._extract, path, options.fps, options.max_frames, on_progress
-        )
-        fields.update(
-            media=samples.media,
-            sampled_frames=samples.sampled_frames,
-            face_frames=samples.face_frames,
-            decode_ms=round(samples.decode_seconds * 1000, 1),
-            detect_ms=round(samples.detect_seconds * 1000, 1),
-        )
-        if observe:
-            self._observe_extraction(samples)
-        if samples.sampled_frames == 0:
-            raise UnsupportedMedia(
-                "The upload opened as media but no video frame could be decoded from it "
-                "(audio-only, truncated or corrupt). Send a video with a picture track."
+        on_call = self._observe_score if observe else None
+        async with ScoreStream(self.backend, self.settings.STREAM_BATCH, on_call) as stream:
+            samples = await loop.run_in_executor(
+                self.pool, self._extract, path, options, on_progress, stream.add_frame
             )
-        scored = await self._score(samples, fields, observe)
+            fields.update(
+                media=samples.media,
+                sampled_frames=samples.sampled_frames,
+                face_frames=samples.face_frames,
+                decode_ms=round(samples.decode_seconds * 1000, 1),
+                detect_ms=round(samples.detect_seconds * 1000, 1),
+            )
+            if observe:
+                self._observe_extraction(samples)
+            if samples.sampled_frames == 0:
+                raise UnsupportedMedia(
+                    "The upload opened as media but no video frame could be decoded from it "
+                    "(audio-only, truncated or corrupt). Send a video with a picture track."
+                )
+            scored = await self._score(stream, fields, observe)
+        if len(scored.scores) != sum(len(frame.faces) for frame in samples.frames):
+            raise RuntimeError("scores and faces out of step: a bug, not a bad upload")
         decision = self.thresholds.decide(scored.version, options.operating_point)
         face_scores = answer.per_frame(samples, scored.scores)
         assessment = assess(samples, face_scores, decision.threshold, decision.band)
@@ -117,7 +128,11 @@ class DetectionService:
         return result
 
     def _extract(
-        self, path: Path, fps: float, max_frames: int, on_progress: Progress | None
+        self,
+        path: Path,
+        options: PredictOptions,
+        on_progress: Progress | None,
+        on_frame: OnFrame,
     ) -> FaceSamples:
         sniffed = sniff_file(path)
         if sniffed.kind is MediaKind.IMAGE and sniffed.format in IMAGE_FORMATS:
@@ -126,36 +141,40 @@ class DetectionService:
                 detector=self.detector,
                 margin=self.settings.FACE_MARGIN,
                 max_pixels=self.settings.MAX_VIDEO_PIXELS,
+                on_frame=on_frame,
             )
         _require_video(sniffed)
         return extract_faces(
             path,
-            target_fps=fps,
-            max_frames=max_frames,
+            target_fps=options.fps,
+            max_frames=options.max_frames,
             detector=self.detector,
             margin=self.settings.FACE_MARGIN,
             max_pixels=self.settings.MAX_VIDEO_PIXELS,
             redetect_every=self.settings.REDETECT_EVERY,
             on_progress=on_progress,
+            on_frame=on_frame,
         )
 
-    async def _score(self, samples: FaceSamples, fields: dict[str, Any], observe: bool) -> Scored:
-        crops = [face.crop for frame in samples.frames for face in frame.faces]
-        if not crops:  # nothing to score: still ask which version would have answered
+    async def _score(self, stream: ScoreStream, fields: dict[str, Any], observe: bool) -> Scored:
+        if not stream.crops:  # nothing to score: still ask which version would have answered
             status = await self.backend.status()
             return Scored(np.zeros(0, np.float32), status.version or self._configured_version())
         started = time.perf_counter()
         try:
-            return await self.backend.predict(np.stack(crops))
+            return await stream.result()
         except BackendError as exc:
             if observe:
                 self.metrics.backend_errors.labels(exc.code).inc()
             raise
         finally:
-            seconds = time.perf_counter() - started
-            fields["score_ms"] = round(seconds * 1000, 1)
-            if observe:
-                self.metrics.stage_seconds.labels("score").observe(seconds)
+            # score_ms: time in backend calls (mostly while the video was still being read);
+            # score_wait_ms: what the request waited for scores after the last frame.
+            fields["score_ms"] = round(stream.seconds * 1000, 1)
+            fields["score_wait_ms"] = round((time.perf_counter() - started) * 1000, 1)
+
+    def _observe_score(self, seconds: float) -> None:
+        self.metrics.stage_seconds.labels("score").observe(seconds)
 
     def _configured_version(self) -> str:
         return self.settings.MODEL_VERSION_LABEL or str(self.settings.MODEL_VERSION)

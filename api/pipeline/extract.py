@@ -53,6 +53,10 @@ class SampledFrame:
     faces: list[FaceCrop]  # largest first; empty when no face was found
 
 
+# Called with each sampled frame as soon as its faces are cropped (to start scoring them).
+OnFrame = Callable[[SampledFrame], None]
+
+
 @dataclass(slots=True)
 class FaceSamples:
     """Every sampled frame of one video (or the one frame of an image) and its faces."""
@@ -107,6 +111,7 @@ def extract_faces(
     redetect_every: int = 4,
     crop_size: int = CROP_SIZE,
     on_progress: Progress | None = None,
+    on_frame: OnFrame | None = None,
 ) -> FaceSamples:
     """Sample frames at `target_fps` (at most `max_frames`) and crop every face in each.
 
@@ -125,8 +130,11 @@ def extract_faces(
                 # Declared sizes can lie; the decoded frame cannot.
                 _check_pixels(frame.image.shape[1], frame.image.shape[0], max_pixels)
                 faces = finder.find_all(frame.image)
-                samples.frames.append(_sampled(frame, faces, margin, crop_size))
+                sampled = _sampled(frame, faces, margin, crop_size)
+                samples.frames.append(sampled)
                 samples.detect_seconds += time.perf_counter() - started
+                if on_frame is not None:
+                    on_frame(sampled)
                 if on_progress is not None:
                     on_progress(samples.sampled_frames, expected)
         samples.decode_seconds = reader.busy_seconds
@@ -140,6 +148,7 @@ def extract_image_faces(
     margin: float,
     max_pixels: int = 7680 * 4320,
     crop_size: int = CROP_SIZE,
+    on_frame: OnFrame | None = None,
 ) -> FaceSamples:
     """An image as a one-frame video: every face, searched at full detection size."""
     started = time.perf_counter()
@@ -155,6 +164,8 @@ def extract_image_faces(
     faces = detector.detect_all(image)
     samples.frames.append(_sampled(Frame(0, 0.0, image), faces, margin, crop_size))
     samples.detect_seconds = time.perf_counter() - decoded
+    if on_frame is not None:
+        on_frame(samples.frames[0])
     return samples
 
 

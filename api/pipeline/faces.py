@@ -32,9 +32,8 @@ class DetectorConfig:
     # never missed, and talking-head frames cost a third. 0 = off.
     coarse_side: int = 320
     # A followed face is scaled to this width (detection pixels) and searched between 0.75x
-    # and 1.35x of it (sizes move little between sampled frames; a face that leaves the range
-    # is found by a full search). Smaller is cheaper, but below ~40 px the cascade starts to
-    # miss faces it finds at full size.
+    # and 1.35x of it by default (sizes move little between sampled frames). Smaller is
+    # cheaper, but below ~40 px the cascade starts to miss faces it finds at full size.
     follow_face: int = 48
     follow_scale_factor: float = 1.2
 
@@ -97,9 +96,7 @@ class HaarFaceDetector:
                 confirmed = merge(confirmed, [again])
         return confirmed
 
-    def _search_copies(
-        self, bgr: np.ndarray, *, fine: bool, exclude: Sequence[Box]
-    ) -> list[Box]:
+    def _search_copies(self, bgr: np.ndarray, *, fine: bool, exclude: Sequence[Box]) -> list[Box]:
         height, width = bgr.shape[:2]
         frame, size = (0, 0, width, height), (self.config.min_face, self.config.min_face)
         scale = self.detection_scale(width, height)
@@ -107,7 +104,9 @@ class HaarFaceDetector:
         if not (0 < coarse < self.config.max_side and max(width, height) > coarse):
             return self._detect(bgr, frame, scale, size, None, self.config.scale_factor, exclude)
         coarse_scale = self.detection_scale(width, height, coarse)
-        found = self._detect(bgr, frame, coarse_scale, size, None, self.config.scale_factor, exclude)
+        found = self._detect(
+            bgr, frame, coarse_scale, size, None, self.config.scale_factor, exclude
+        )
         # As without `exclude`: the coarse copy decides unless the frame has no face it can see.
         seen = [b for b in exclude if min(b[2], b[3]) * coarse_scale >= self.config.min_face]
         if not fine and (found or seen):
@@ -124,12 +123,14 @@ class HaarFaceDetector:
         )
         return merge(found, more)
 
-    def detect_near(self, bgr: np.ndarray, window: Box, face: int) -> list[Box]:
-        """Faces about `face` source pixels wide inside `window`: a small, cheap search used
-        to follow a face found in the previous sampled frame."""
+    def detect_near(
+        self, bgr: np.ndarray, window: Box, face: int, spread: tuple[float, float] = (0.75, 1.35)
+    ) -> list[Box]:
+        """Faces `spread` times about `face` source pixels wide inside `window`: a small,
+        cheap search used to follow a face found in the previous sampled frame."""
         target = self.config.follow_face
         scale = min(1.0, target / max(face, 1))
-        low, high = max(24, round(0.75 * target)), round(1.35 * target)
+        low, high = max(24, round(spread[0] * target)), round(spread[1] * target)
         factor = self.config.follow_scale_factor
         return self._detect(bgr, window, scale, (low, low), (high, high), factor)
 

@@ -105,3 +105,20 @@ def test_hd_video(client: TestClient, videos: dict[str, Path]) -> None:
     meta = body["meta"]
     assert (meta["width"], meta["height"], meta["used_step"]) == (1280, 720, 12)
     assert meta["face_frames"] == meta["sampled_frames"] == 5
+
+
+def test_scores_streamed_in_batches_equal_scores_sent_at_the_end(
+    make_client: AppFactory, serving: TFServingTestServer, videos: dict[str, Path]
+) -> None:
+    """STREAM_BATCH=3: 8 faces go out as 3 + 3 while the video is read, then 2; the answer
+    is the one of a single call after the last frame."""
+    answers, calls = [], []
+    for batch in (3, 0):
+        client = make_client(TF_SERVING_URL=serving.url, STREAM_BATCH=batch)
+        before = len(serving.state.requests)
+        answers.append(upload(client, videos["faces"], fps=2))
+        calls.append(sum(m == "POST" for m, _ in serving.state.requests[before:]))
+    assert calls == [3, 1]
+    streamed, at_end = ([s["score"] for s in a["frame_samples"]] for a in answers)
+    assert streamed == at_end
+    assert answers[0]["score"] == answers[1]["score"]
