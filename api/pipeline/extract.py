@@ -31,7 +31,10 @@ from api.pipeline.decode import (
 from api.pipeline.faces import CROP_SIZE, Box, HaarFaceDetector, crop, expand
 from api.pipeline.finder import FaceFinder
 
-QUEUE_FRAMES = 4  # decoded frames waiting for detection (a 1080p frame is 6 MB)
+# Decoded frames may wait for detection up to this many bytes (one frame whatever its size):
+# enough that the decoder rarely waits for a slow search (the first frame's costs ~10 ordinary
+# ones), bounded so large frames do not pile up: ~4 frames of 1080p, ~9 of 720p, 1 of 8K.
+QUEUE_BYTES = 24 * 1024**2
 
 # Called as (frames sampled so far, frames expected or None when the container does not say).
 Progress = Callable[[int, int | None], None]
@@ -185,12 +188,37 @@ class _Done:
         self.error = error
 
 
+class _ByteQueue(queue.Queue[Frame | _Done]):
+    """A queue bounded by the bytes of the frames in it rather than by their number: a put
+    waits while `maxsize` bytes or more are queued."""
+
+    def _init(self, maxsize: int) -> None:
+        super()._init(maxsize)
+        self._bytes = 0
+
+    def _qsize(self) -> int:
+        return self._bytes  # > 0 whenever anything is queued: the end marker counts as 1
+
+    def _put(self, item: Frame | _Done) -> None:
+        super()._put(item)
+        self._bytes += _weight(item)
+
+    def _get(self) -> Frame | _Done:
+        item: Frame | _Done = super()._get()
+        self._bytes -= _weight(item)
+        return item
+
+
+def _weight(item: Frame | _Done) -> int:
+    return item.image.nbytes if isinstance(item, Frame) else 1
+
+
 class _Reader:
     """Decodes sampled frames on its own thread into a bounded queue."""
 
     def __init__(self, cap: cv2.VideoCapture, step: int, max_frames: int) -> None:
         self._frames = sample_frames(cap, step, max_frames)
-        self._queue: queue.Queue[Frame | _Done] = queue.Queue(QUEUE_FRAMES)
+        self._queue = _ByteQueue(QUEUE_BYTES)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="decode", daemon=True)
         self.busy_seconds = 0.0

@@ -17,7 +17,7 @@ import numpy as np
 
 from api.pipeline.faces import Box, HaarFaceDetector, expand, largest, merge
 
-FOLLOW_WINDOW = 1.0  # the window is the last face grown by 100% (2x its size)
+FOLLOW_WINDOW = 0.6  # the window is the last face grown by 100% (2x its size)
 WIDE_WINDOW = 2.0  # when the face is not there: 3x its size,
 WIDE_SPREAD = (0.5, 2.0)  # and half to twice its width
 

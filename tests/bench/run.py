@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model-base", type=Path, default=PROJECT_ROOT / "models")
     parser.add_argument("--upload-gb", type=float, default=1.0)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=3, help="rounds per clip (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds per clip (median)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     clips = make_clips(args.out / "clips")

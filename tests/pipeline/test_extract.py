@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import queue
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from api.pipeline.extract import extract_faces
+from api.pipeline.decode import Frame
+from api.pipeline.extract import _ByteQueue, _Done, extract_faces
 from api.pipeline.faces import HaarFaceDetector
 
 
@@ -94,3 +96,20 @@ def test_stage_times_are_measured(videos: dict[str, Path], detector: HaarFaceDet
     s = extract_faces(videos["hd"], target_fps=2, max_frames=256, detector=detector, margin=0.2)
     assert s.decode_seconds > 0
     assert s.detect_seconds > 0
+
+
+def test_the_frame_queue_is_bounded_by_bytes_not_by_frames() -> None:
+    """Small frames queue deep, a large one alone; the end marker always gets through."""
+    small = Frame(0, 0.0, np.zeros((10, 10, 3), np.uint8))  # 300 bytes
+    frames = _ByteQueue(1000)
+    for _ in range(4):  # 0, 300, 600, 900 bytes queued before each put: all below 1000
+        frames.put(small, timeout=0.01)
+    with pytest.raises(queue.Full):
+        frames.put(small, timeout=0.01)
+    assert frames.get() is small
+    frames.put(_Done(), timeout=0.01)  # 900 queued: room again
+    assert [type(frames.get()) for _ in range(4)] == [Frame, Frame, Frame, _Done]
+    big = Frame(1, 0.0, np.zeros((100, 100, 3), np.uint8))  # 30 kB, far over the budget
+    frames.put(big, timeout=0.01)  # an empty queue takes any one frame
+    with pytest.raises(queue.Full):
+        frames.put(small, timeout=0.01)
