@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from api.pipeline.extract import extract_faces
 from api.pipeline.faces import DetectorConfig, HaarFaceDetector
-from api.pipeline.finder import FaceFinder
+from api.pipeline.finder import MAX_SKIPPED, FaceFinder
 from tests.pipeline.test_faces import iou, paste, scene
 from tests.support.videos import blank_frame, true_face
 
@@ -73,3 +75,33 @@ def test_following_finds_the_faces_a_full_search_finds(videos: dict[str, Path]) 
     print(f"\non the true face: full search {on_face[0]}/20, following {on_face[1]}/20")
     assert on_face[1] >= on_face[0]
     assert on_face[1] >= 0.9 * len(truth)
+
+
+def noisy(frame: np.ndarray, seed: int) -> np.ndarray:
+    """The frame with sensor/compression-like noise, different every time."""
+    noise = np.random.default_rng(seed).normal(0, 3, frame.shape)
+    return np.clip(frame + noise, 0, 255).astype(np.uint8)
+
+
+def test_the_search_for_new_faces_is_skipped_while_nothing_else_changes() -> None:
+    """A still shot: after the first search only the followed face is looked at, except for
+    one search every (MAX_SKIPPED + 1) * redetect_every frames."""
+    frame = blank_frame(1920, 1080)
+    face = paste(frame, 600, 200, 700)
+    finder = FaceFinder(HaarFaceDetector(), redetect_every=4)
+    for i in range(17):
+        found = finder.find_all(noisy(frame, i))
+        assert max(iou(f, face) for f in found) > 0.6
+    assert (finder.full_searches, finder.skipped_searches) == (2, MAX_SKIPPED)  # 0 and 16
+
+
+def test_slow_changes_add_up_until_a_search_runs() -> None:
+    """Brightening by 6 grey levels a frame is below the threshold frame to frame, but the
+    change is measured against the last search: the 4th frame is 24 levels brighter."""
+    finder = FaceFinder(HaarFaceDetector(), redetect_every=2)
+    for i in range(5):
+        frame = blank_frame(1920, 1080, value=60 + 6 * i)
+        paste(frame, 600, 200, 700)
+        finder.find_all(frame)
+    # Frame 0 searched; frame 2 (12 levels) skipped; frame 4 (24 levels) searched.
+    assert (finder.full_searches, finder.skipped_searches) == (2, 1)
