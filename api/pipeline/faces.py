@@ -128,11 +128,15 @@ class HaarFaceDetector:
     ) -> list[Box]:
         """Faces `spread` times about `face` source pixels wide inside `window`: a small,
         cheap search used to follow a face found in the previous sampled frame."""
-        target = self.config.follow_face
-        scale = min(1.0, target / max(face, 1))
-        low, high = max(24, round(spread[0] * target)), round(spread[1] * target)
+        # Shrink by a whole factor, on a window of whole k x k blocks: INTER_AREA then
+        # averages blocks, 4x faster than a fractional factor (~0.2 vs ~0.9 ms at 1080p).
+        k = max(1, round(face / self.config.follow_face))
+        wx, wy, ww, wh = window
+        window = (wx, wy, max(k, ww - ww % k), max(k, wh - wh % k))
+        expected = face / k
+        low, high = max(24, round(spread[0] * expected)), round(spread[1] * expected)
         factor = self.config.follow_scale_factor
-        return self._detect(bgr, window, scale, (low, low), (high, high), factor)
+        return self._detect(bgr, window, 1.0 / k, (low, low), (high, high), factor)
 
     def _detect(
         self,
@@ -229,6 +233,7 @@ def crop(bgr: np.ndarray, box: Box, size: int = CROP_SIZE) -> np.ndarray:
     x, y, w, h = box
     if w <= 0 or h <= 0:
         raise ValueError(f"empty crop box {box}")
-    patch = cv2.cvtColor(bgr[y : y + h, x : x + w], cv2.COLOR_BGR2RGB)
     interpolation = cv2.INTER_AREA if min(w, h) >= size else cv2.INTER_LINEAR
-    return cv2.resize(patch, (size, size), interpolation=interpolation)
+    # Resize first: swapping channels commutes with resizing, and costs less on 64x64.
+    patch = cv2.resize(bgr[y : y + h, x : x + w], (size, size), interpolation=interpolation)
+    return cv2.cvtColor(patch, cv2.COLOR_BGR2RGB)
