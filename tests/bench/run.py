@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -52,14 +53,20 @@ def free_port() -> int:
         return port
 
 
-def decode_floor(path: Path) -> float:
-    """Seconds to open the clip and grab() every frame: no conversion, no detection."""
-    started = time.perf_counter()
+def decode_floor(path: Path) -> tuple[float, float]:
+    """Seconds (wall, CPU of all this process's threads) to open the clip and grab() every
+    frame: no conversion, no detection."""
+    started, cpu = time.perf_counter(), _own_cpu()
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     while cap.grab():
         pass
     cap.release()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _own_cpu() - cpu
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -70,6 +77,11 @@ class Process:
     # One kept-alive client, as a real caller has: a new httpx client per request would add
     # its own setup (~20 ms, SSL context) to every measured request.
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=300))
+
+    def cpu_s(self) -> float:
+        """CPU seconds the gateway process has used so far (all threads, user + system)."""
+        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self, field: str = "VmRSS") -> float:
         """VmRSS (now) or VmHWM (peak since start) of the gateway process, in MB."""
@@ -123,7 +135,9 @@ def base_env() -> dict[str, str]:
 class Result:
     clip: str
     floor_s: float
+    floor_cpu_s: float = 0.0
     wall_s: dict[str, float] = field(default_factory=dict)
+    cpu_s: dict[str, float] = field(default_factory=dict)  # the gateway process's, per request
     detect_rate: dict[str, float] = field(default_factory=dict)
     stages_ms: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -237,6 +251,12 @@ def table(results: list[Result], summary: dict[str, Any]) -> str:
         f"{t['speedup_vs_original']:8.1f}"
     )
     rows.append("(speedup: original-style vs tfserving, same TF Serving stand-in and model)")
+    rows.append(
+        f"CPU per video, gateway process only: decoding {t['floor_cpu_s']:.2f} s, embedded "
+        f"{t['embedded_cpu_s']:.2f} s (x{t['embedded_cpu_x_floor']:.2f}), tfserving "
+        f"{t['tfserving_cpu_s']:.2f} s (x{t['tfserving_cpu_x_floor']:.2f}), original "
+        f"{t['original_cpu_s']:.2f} s"
+    )
     for name in OURS:
         c = summary["concurrency"][name]
         rows.append(
@@ -325,18 +345,23 @@ def _sequential(clips: list[Path], gateways: dict[str, Process], repeat: int) ->
         predict(process, clips[0])  # warm up caches and the model server's first call
     results = []
     for clip in clips:
-        floors: list[float] = []
+        floors: list[tuple[float, float]] = []
         walls: dict[str, list[float]] = {name: [] for name in gateways}
+        cpus: dict[str, list[float]] = {name: [] for name in gateways}
         result = Result(clip.name, 0.0)
         for _ in range(repeat):
             floors.append(decode_floor(clip))
             for name, process in gateways.items():
+                cpu = process.cpu_s()
                 wall, body = predict(process, clip)
+                cpus[name].append(process.cpu_s() - cpu)
                 walls[name].append(wall)
                 result.detect_rate[name] = body["meta"]["face_detect_rate"]
                 result.stages_ms[name] = stages(process, body["request_id"])
-        result.floor_s = statistics.median(floors)
+        result.floor_s = statistics.median(wall for wall, _ in floors)
+        result.floor_cpu_s = statistics.median(cpu for _, cpu in floors)
         result.wall_s = {name: statistics.median(w) for name, w in walls.items()}
+        result.cpu_s = {name: statistics.median(c) for name, c in cpus.items()}
         results.append(result)
     return results
 
@@ -348,8 +373,12 @@ def _summary(
     totals: dict[str, float] = {"floor_s": floor}
     for name in CONFIGS:
         totals[f"{name}_s"] = sum(r.wall_s[name] for r in results)
+    totals["floor_cpu_s"] = sum(r.floor_cpu_s for r in results)
+    for name in CONFIGS:
+        totals[f"{name}_cpu_s"] = sum(r.cpu_s[name] for r in results)
     for name in OURS:
         totals[f"{name}_x_floor"] = totals[f"{name}_s"] / floor
+        totals[f"{name}_cpu_x_floor"] = totals[f"{name}_cpu_s"] / totals["floor_cpu_s"]
         c = conc[name]
         c["sequential_rps"] = len(results) / totals[f"{name}_s"]
         c["throughput_rps"] = c["requests"] / c["wall_s"]
