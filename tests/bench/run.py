@@ -31,7 +31,8 @@ from typing import Any
 import cv2
 import httpx
 
-from settings import PROJECT_ROOT
+from settings import PROJECT_ROOT, Settings
+from tests.bench import recall
 from tests.bench.clips import make_clips
 
 # The default configuration (the model in-process), the production one (TF Serving, uint8
@@ -272,6 +273,14 @@ def table(results: list[Result], summary: dict[str, Any]) -> str:
             f" gateway RSS {m['rss_before_mb']:.0f} MB before, peak {m['peak_rss_mb']:.0f} MB"
         )
     rows.append(f"face recall vs full resolution: max gap {summary['recall_gap_pp']:.1f} pp")
+    wide = summary.get("recall")
+    if wide:
+        rows.append(
+            f"face recall on {wide['clips']} clips of ../shared/data/videos ({wide['frames']} "
+            f"sampled frames): ours {wide['ours_pct']:.1f}%, full resolution every frame "
+            f"{wide['full_pct']:.1f}% (gap {wide['ours_pct'] - wide['full_pct']:+.1f} pp, worst "
+            f"clip {wide['worst_clip_gap_pp']:.1f} pp)"
+        )
     return "\n".join(rows)
 
 
@@ -298,6 +307,9 @@ def main(argv: list[str] | None = None) -> None:
             conc = {n: asyncio.run(concurrent(gateways[n], clips, args.clients)) for n in OURS}
             memory = {n: big_upload(gateways[n], int(args.upload_gb * GIB)) for n in OURS}
     summary = _summary(results, conc, memory)
+    summary["recall"] = recall.measure(
+        PROJECT_ROOT.parent / "shared/data/videos", Settings(_env_file=None)
+    )
     summary["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                           "opencv": cv2.__version__}  # fmt: skip
     (args.out / "bench.json").write_text(json.dumps(summary, indent=2))
