@@ -26,10 +26,11 @@ class BackendKind(StrEnum):
 class WireFormat(StrEnum):
     """How crops travel to TF Serving (see api/backends/wire.py)."""
 
-    AUTO = "auto"  # uint8 when the served version has a serving_uint8 signature, else float
+    AUTO = "auto"  # png, else uint8, else float: the most compact the served version takes
     JSON = "json"  # the original service's float lists, stdlib-encoded
     FLOAT = "float"  # the same floats, orjson-encoded
     UINT8 = "uint8"  # the crops' 0..255 values to serving_uint8
+    PNG = "png"  # lossless PNG crops as {"b64": ...} strings to serving_encoded
 
 
 class Settings(BaseSettings):
@@ -70,14 +71,15 @@ class Settings(BaseSettings):
     # Crops are sent for scoring in batches of this many while the video is still being read
     # (so scoring overlaps decoding); 0 = score everything after the last frame.
     STREAM_BATCH: int = Field(16, ge=0, le=1024)
-    # How crops travel to TF Serving: auto (uint8 when the model has serving_uint8), float,
-    # uint8, or json (the original service's float lists, for comparison).
+    # How crops travel to TF Serving: auto (png, else uint8, else float, by the signatures the
+    # served version has), png, uint8, float, or json (the original's float lists).
     TF_SERVING_WIRE: WireFormat = WireFormat.AUTO
     FACE_MARGIN: float = Field(0.2, ge=0, le=2)
     DETECT_MAX_SIDE: int = Field(640, ge=0)  # 0 = detect at full resolution
     MIN_FACE_PX: int = Field(30, ge=8)  # smallest face the cascade looks for, in detection pixels
-    # A full-frame face search every N sampled frames; in between, the last face is followed in
-    # a small window (and a full search runs whenever it is lost). 1 = full search every frame.
+    # A search of the whole frame for new faces every N sampled frames (skipped while nothing
+    # outside the followed faces changed); in between, each face is followed in a small window,
+    # and a face that is lost triggers a search. 1 = full search on every frame.
     REDETECT_EVERY: int = Field(4, ge=1, le=100)
 
     # TF Serving resilience: retries only for failures where nothing was scored (refused

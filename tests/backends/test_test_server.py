@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+
+import cv2
 import httpx
 import numpy as np
 import pytest
 
 from tests.conftest import MODEL
-from tests.support.models import expected_scores
+from tests.support.models import expected_scores, random_crops
 from tests.support.tf_serving import TFServingTestServer
 
 
@@ -85,3 +88,44 @@ def test_errors_are_json_bodies(
     response = httpx.post(serving.url + path, json=body)
     assert response.status_code == status
     assert error in response.json()["error"]
+
+
+def _png_b64(crop: np.ndarray) -> dict[str, str]:
+    ok, data = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+    assert ok
+    return {"b64": base64.b64encode(data.tobytes()).decode()}
+
+
+def test_binary_strings_travel_as_b64_objects_in_rows_and_columns(
+    serving: TFServingTestServer,
+) -> None:
+    """json_tensor.h: '{"instances": [{"b64": "aGVsbG8="}, ...]}' for a single string input."""
+    crops = random_crops(3, 5)
+    url = f"{serving.url}/v1/models/{MODEL}/versions/1:predict"
+    items = [_png_b64(c) for c in crops]
+    rows = httpx.post(url, json={"signature_name": "serving_encoded", "instances": items})
+    columns = httpx.post(url, json={"signature_name": "serving_encoded", "inputs": items})
+    assert rows.status_code == columns.status_code == 200, rows.text
+    np.testing.assert_allclose(
+        np.array(rows.json()["predictions"])[:, 0], expected_scores(crops), atol=1e-5
+    )
+    assert rows.json()["predictions"] == columns.json()["outputs"]
+
+
+@pytest.mark.parametrize(
+    ("signature", "instances", "message"),
+    [
+        ("serving_encoded", [{"b64": "not base64!"}], "Unable to base64 decode"),
+        ("serving_uint8", [{"b64": "aGVsbG8="}], "only valid for string inputs"),
+        ("serving_encoded", [7], "not formatted as string"),
+    ],
+)
+def test_b64_mistakes_are_400(
+    serving: TFServingTestServer, signature: str, instances: list[object], message: str
+) -> None:
+    response = httpx.post(
+        f"{serving.url}/v1/models/{MODEL}/versions/1:predict",
+        json={"signature_name": signature, "instances": instances},
+    )
+    assert response.status_code == 400
+    assert message in response.json()["error"]

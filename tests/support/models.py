@@ -47,8 +47,11 @@ def export_channel_mean(base: Path, name: str, version: int, channel: str = "red
     return export_saved_model(channel_mean_model(channel), base / name / str(version))
 
 
-def export_default_only(base: Path, name: str, version: int, channel: str = "red") -> Path:
-    """A SavedModel with serving_default alone, as models exported before compact signatures."""
+def export_default_only(
+    base: Path, name: str, version: int, channel: str = "red", *, uint8: bool = False
+) -> Path:
+    """A SavedModel with serving_default alone (and serving_uint8 with `uint8`), as models
+    exported before compact signatures."""
     import keras
     import tensorflow as tf
 
@@ -62,6 +65,14 @@ def export_default_only(base: Path, name: str, version: int, channel: str = "red
             tf.TensorSpec([None, INPUT_SIZE, INPUT_SIZE, 3], tf.float32, name="image")
         ],
     )
+    if uint8:
+        archive.add_endpoint(
+            name="serving_uint8",
+            fn=lambda image: {"p_fake": model(tf.cast(image, tf.float32) / 255.0, training=False)},
+            input_signature=[
+                tf.TensorSpec([None, INPUT_SIZE, INPUT_SIZE, 3], tf.uint8, name="image")
+            ],
+        )
     out = base / name / str(version)
     archive.write_out(str(out), verbose=False)
     return out

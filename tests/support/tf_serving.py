@@ -9,6 +9,7 @@ and json_tensor.cc on every point the gateway relies on:
 - GET  /v1/models/{m}[/versions/{v}]/metadata   signature_def nested twice, sizes as strings
 - POST /v1/models/{m}[/versions/{v}]:predict     "instances" (row) -> {"predictions": ...}
                                                  "inputs" (columnar) -> {"outputs": ...}
+- binary strings as {"b64": "..."} objects, for string inputs only (json_tensor.h)
 - errors as {"error": "..."}: 400 bad input, 404 servable not found (also while LOADING)
 - NaN and Infinity written as bare tokens, as TF Serving's writer does.
 
@@ -17,6 +18,8 @@ Faults can be injected (status, body, delay) for the next requests.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import threading
@@ -159,11 +162,17 @@ def _metadata(servable: Servable, model: str) -> dict[str, Any]:
     }
 
 
+def _is_b64(value: Any) -> bool:
+    return isinstance(value, dict) and list(value) == ["b64"]
+
+
 def _as_input(value: Any, spec: Any) -> Any:
     import tensorflow as tf
 
     if spec.dtype == tf.string:
-        raise ServingError(400, "string inputs are not supported by this test server")
+        return tf.constant(_strings(value))
+    if _contains_b64(value):
+        raise ServingError(400, "JSON Value: {b64} objects are only valid for string inputs")
     try:
         array = np.asarray(value)  # much faster than tf.constant on nested lists
     except ValueError as exc:
@@ -174,6 +183,26 @@ def _as_input(value: Any, spec: Any) -> Any:
         return tf.constant(array, dtype=spec.dtype)
     except (ValueError, TypeError) as exc:
         raise ServingError(400, f"Could not parse input: {exc}") from exc
+
+
+def _strings(value: Any) -> Any:
+    """A string tensor's values: {"b64": ...} objects decoded to bytes, plain strings UTF-8."""
+    if isinstance(value, list):
+        return [_strings(v) for v in value]
+    if _is_b64(value):
+        try:
+            return base64.b64decode(value["b64"], validate=True)
+        except (binascii.Error, TypeError) as exc:
+            raise ServingError(400, f"Unable to base64 decode: {exc}") from exc
+    if isinstance(value, str):
+        return value.encode()
+    raise ServingError(400, "JSON Value not formatted as string or {b64} for a string tensor")
+
+
+def _contains_b64(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and _contains_b64(value[0])
+    return _is_b64(value)
 
 
 def _predict(state: ServingState, servable: Servable, body: Any) -> dict[str, Any]:
@@ -192,7 +221,7 @@ def _predict(state: ServingState, servable: Servable, body: Any) -> dict[str, An
         instances = body["instances"]
         if not isinstance(instances, list) or not instances:
             raise ServingError(400, "'instances' must be a non-empty list")
-        if all(isinstance(i, dict) for i in instances):
+        if all(isinstance(i, dict) and not _is_b64(i) for i in instances):
             columns = {k: [i.get(k) for i in instances] for k in specs}
         elif len(specs) == 1:
             columns = {next(iter(specs)): instances}
