@@ -82,5 +82,6 @@ def test_png_crops_carry_the_exact_pixels() -> None:
     assert len(body["instances"]) == len(CROPS)
     for crop, item in zip(CROPS, body["instances"], strict=True):
         png = np.frombuffer(base64.b64decode(item["b64"]), np.uint8)
-        decoded = cv2.cvtColor(cv2.imdecode(png, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        np.testing.assert_array_equal(decoded, crop)
+        decoded = cv2.imdecode(png, cv2.IMREAD_COLOR)
+        assert decoded is not None
+        np.testing.assert_array_equal(cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB), crop)
