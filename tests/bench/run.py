@@ -3,11 +3,12 @@
     make bench        (python -m tests.bench.run --out bench-out)
 
 In one run, on the same clips: the time to grab() every frame (the floor), the gateway as
-configured (downscaled detection that follows faces, uint8 wire format) and an "original-style"
-gateway (full-resolution detection on every sampled frame, JSON float lists), both behind the
-same TF Serving stand-in running the shipped model; then 4 concurrent clients, the event loop's
-responsiveness under that load, peak RSS with a 1 GB upload, and face recall. Prints a table and
-writes bench-out/bench.json.
+configured (downscaled detection that follows faces, crops as PNG to serving_encoded, or the
+model in-process) and an "original-style" gateway (full-resolution detection on every sampled
+frame, JSON float lists), the TF Serving ones behind the same stand-in running the shipped
+model; wall and CPU time per video; then 4 concurrent clients, the event loop's responsiveness
+under that load, peak RSS with a 1 GB upload, and face recall (also on every clip of
+../shared/data/videos). Prints a table and writes bench-out/bench.json.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from settings import PROJECT_ROOT, Settings
 from tests.bench import recall
 from tests.bench.clips import make_clips
 
-# The default configuration (the model in-process), the production one (TF Serving, uint8
+# The default configuration (the model in-process), the production one (TF Serving, PNG
 # crops) and the original service's approach (full-resolution detection on every sampled
 # frame, JSON float lists to TF Serving), all with the same model.
 CONFIGS = {
