@@ -23,6 +23,14 @@ class BackendKind(StrEnum):
     TF_SERVING = "tfserving"
 
 
+class EmbeddedRuntime(StrEnum):
+    """What runs the model in-process (see api/backends/embedded.py)."""
+
+    AUTO = "auto"  # LiteRT when the version has a model.tflite and LiteRT is installed
+    LITERT = "litert"  # the version's model.tflite (~90 MB resident)
+    TENSORFLOW = "tensorflow"  # the SavedModel (~900 MB resident)
+
+
 class WireFormat(StrEnum):
     """How crops travel to TF Serving (see api/backends/wire.py)."""
 
@@ -66,7 +74,8 @@ class Settings(BaseSettings):
     MAX_INFLIGHT_REQUESTS: int = Field(8, ge=1)  # /predict admitted at once; more get 503
     UPLOAD_DIR: Path | None = None  # temp files for uploads; None = the system temp dir
     WORKER_THREADS: int = Field(2, ge=1, le=64)
-    INFERENCE_THREADS: int = Field(1, ge=0, le=64)  # TensorFlow intra-op threads; 0 = TF decides
+    EMBEDDED_RUNTIME: EmbeddedRuntime = EmbeddedRuntime.AUTO
+    INFERENCE_THREADS: int = Field(1, ge=0, le=64)  # per inference call; 0 = the runtime decides
     BATCH_SIZE: int = Field(64, ge=1, le=1024)
     # Crops are sent for scoring in batches of this many while the video is still being read
     # (so scoring overlaps decoding); 0 = score everything after the last frame.

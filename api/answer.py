@@ -131,6 +131,7 @@ def build(
                 "fps": options.fps,
                 "max_frames": options.max_frames,
                 "operating_point": options.operating_point,
+                "runtime": context["runtime"],
                 **context["settings"],
             },
         ),

@@ -78,8 +78,8 @@ class Reproducibility(BaseModel):
     model: str
     model_version: str
     model_digest: str | None = Field(
-        description="sha256 of the SavedModel's graph and variables (None when only TF "
-        "Serving holds the version)"
+        description="sha256 of the SavedModel's graph and variables and of its model.tflite if "
+        "any (None when only TF Serving holds the version)"
     )
     gateway_version: str
     settings: dict[str, object] = Field(description="Every setting that shaped this answer")

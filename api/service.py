@@ -185,6 +185,7 @@ class DetectionService:
         return {
             "model": settings.MODEL_NAME,
             "backend": self.backend.name,
+            "runtime": self.backend.runtime,
             # Hashing ~20 MB once per version: off the loop, then cached.
             "digest": await asyncio.to_thread(model_digest, model_dir),
             "settings": {

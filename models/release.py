@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from api.backends.embedded import TFLITE_FILE
 from api.pipeline.batching import to_model_input
 from models import metrics, plots
 from models.card import INPUT_CONTRACT, INTENDED_USE, code_version, today, write_card
@@ -166,7 +167,7 @@ def export_run(
     loaded = tf.saved_model.load(str(out_dir))
     fresh = val is not None
     val = val if val is not None else CropSet.load(run_dir / "validation.npz")
-    differences = signature_differences(loaded, val.crops[:512])
+    differences = signature_differences(loaded, val.crops[:512], out_dir / TFLITE_FILE)
     check_signatures(differences)
     checked = validate(loaded, val)
     blend = self_blend_check(loaded, val, run["config"]["seed"])

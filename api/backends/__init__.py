@@ -1,4 +1,4 @@
-"""Scoring backends: one interface, TF Serving over REST or the SavedModel in-process."""
+"""Scoring backends: one interface, TF Serving over REST or the model in-process."""
 
 from __future__ import annotations
 
@@ -48,4 +48,5 @@ async def build(settings: Settings, client: httpx.AsyncClient) -> ScoringBackend
         settings.model_dir,
         batch_size=settings.BATCH_SIZE,
         threads=settings.INFERENCE_THREADS,
+        runtime=settings.EMBEDDED_RUNTIME,
     )

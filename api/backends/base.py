@@ -35,6 +35,11 @@ class ScoringBackend(ABC):
 
     name: BackendName
 
+    @property
+    def runtime(self) -> str:
+        """What computes the scores (the embedded backend says which runtime)."""
+        return self.name
+
     @abstractmethod
     async def predict(self, crops: np.ndarray) -> Scored:
         """Scores for the crops, and the model version that computed them."""

@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from api.backends.embedded import TFLITE_FILE
+from api.pipeline.batching import to_model_input
 from models.card import read_card
-from models.export import OUTPUT_NAME, main, read_warmup
+from models.export import OUTPUT_NAME, main, read_warmup, run_tflite
 from settings import PROJECT_ROOT
 
 SHIPPED = PROJECT_ROOT / "models" / "deepfake" / "1"
@@ -66,6 +68,10 @@ def test_export_cli_writes_a_servable_version(tmp_path: Path) -> None:
     assert_contract(serving_default(out))
     assert len(read_warmup(out)) == 6  # 3 signatures x 2 batch sizes
     card = read_card(out)
+    # The LiteRT copy is written and checked against serving_default, and the card says how far.
+    assert (out / TFLITE_FILE).is_file()
+    tflite = card["signatures"][TFLITE_FILE]["max_abs_diff_vs_serving_default"][TFLITE_FILE]
+    assert tflite <= 1e-5
     assert card["trained"] is False
     assert card["threshold"] == 0.5
     assert card["architecture"]["name"] == "cnn4"
@@ -73,6 +79,23 @@ def test_export_cli_writes_a_servable_version(tmp_path: Path) -> None:
         main(["--out", str(out)])  # refuses to overwrite without --force
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "deepfake" / "latest"), "--arch", "cnn4"])  # not a version
+
+
+def test_the_shipped_tflite_gives_the_savedmodel_scores() -> None:
+    crops = np.random.default_rng(2).integers(0, 256, (40, 64, 64, 3), dtype=np.uint8)
+    reference = serving_default(SHIPPED)(image=to_model_input(crops))[OUTPUT_NAME].numpy()
+    np.testing.assert_allclose(run_tflite(SHIPPED / TFLITE_FILE, crops), reference[:, 0], atol=1e-5)
+    recorded = read_card(SHIPPED)["signatures"][TFLITE_FILE]["max_abs_diff_vs_serving_default"]
+    assert recorded[TFLITE_FILE] <= 1e-5
+
+
+def test_add_tflite_gives_an_existing_version_its_tflite(tmp_path: Path) -> None:
+    out = tmp_path / "deepfake" / "4"
+    main(["--out", str(out), "--arch", "cnn4", "--seed", "2"])
+    (out / TFLITE_FILE).unlink()
+    main(["--add-tflite", "--out", str(out)])
+    assert (out / TFLITE_FILE).is_file()
+    assert TFLITE_FILE in read_card(out)["signatures"]
 
 
 def test_efficientnet_b0_keeps_the_contract() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from api.backends.embedded import TFLITE_FILE
 from api.pipeline.batching import to_model_input
 from models import evaluate as evaluate_cli
 from models.card import CARD_FILE, read_card
@@ -122,7 +123,7 @@ def test_every_signature_gives_the_default_scores(
     assert np.abs(uint8 - reference).max() <= TOLERANCE[UINT8_SIGNATURE]
     png = run_signature(loaded, ENCODED_SIGNATURE, np.array(encode(crops.crops), dtype=object))
     assert np.abs(png - reference).max() <= TOLERANCE[f"{ENCODED_SIGNATURE}/png"]
-    differences = signature_differences(loaded, crops.crops)
+    differences = signature_differences(loaded, crops.crops, out / TFLITE_FILE)
     assert all(differences[k] <= tolerance for k, tolerance in TOLERANCE.items())
     assert differences["jpeg_q95_vs_raw_pixels"] < 0.2  # lossy, but not another model
 
