@@ -6,8 +6,9 @@ followed instead: searched inside a window twice its size, scaled so the face is
 at sizes near its own (~2.5 ms); when it is not there, a window three times its size and a
 wider range of sizes get one more look before it counts as lost. Every `redetect_every` frames,
 and whenever a face is lost, the whole frame is searched for new faces with the followed ones
-blanked out (~9 ms, what the background costs). Full searches look at the coarse copy only,
-except the first and every `fine_every`-th one, which also look for small faces at full
+blanked out (~9 ms, what the background costs); the periodic search is skipped while nothing
+outside the followed faces changed since the last one. Full searches look at the coarse copy
+only, except the first and every `fine_every`-th one, which also look for small faces at full
 detection size. The benchmark measures the result against full-resolution detection.
 """
 
