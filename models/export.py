@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from api.backends.embedded import TFLITE_FILE
+from api.backends.wire import encode_crop
 from api.pipeline.batching import to_model_input
 from models.architectures import ARCHITECTURES, INPUT_NAME, INPUT_SIZE
 from models.card import placeholder_card, write_card
@@ -159,13 +160,7 @@ def warmup_crops(count: int, seed: int = 0) -> np.ndarray:
 def encode(crops: np.ndarray, fmt: str = ".png", quality: int = JPEG_QUALITY) -> list[bytes]:
     """PNG or JPEG bytes of RGB uint8 crops, as the gateway would send them."""
     params = [cv2.IMWRITE_JPEG_QUALITY, quality] if fmt == ".jpg" else []
-    out = []
-    for crop in crops:
-        ok, data = cv2.imencode(fmt, cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), params)
-        if not ok:
-            raise ValueError(f"OpenCV could not encode a crop as {fmt}")
-        out.append(data.tobytes())
-    return out
+    return [encode_crop(crop, fmt, params) for crop in crops]
 
 
 def decode(blobs: list[bytes]) -> np.ndarray:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -71,9 +72,14 @@ def encoder_for(wire: WireFormat, signatures: set[str] | None = None) -> Encoder
     return Encoder(wire, SIGNATURES[wire])
 
 
-def _b64_png(crop: np.ndarray) -> dict[str, str]:
+def encode_crop(crop: np.ndarray, ext: str = ".png", params: Sequence[int] = ()) -> bytes:
+    """An RGB uint8 crop as image file bytes (.png lossless, .jpg with `params`)."""
     # OpenCV writes BGR arrays as RGB files: swap so the file holds the crop's own colours.
-    ok, data = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+    ok, data = cv2.imencode(ext, cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), list(params))
     if not ok:
-        raise ValueError("PNG encoding of a crop failed")
-    return {"b64": base64.b64encode(data.tobytes()).decode("ascii")}
+        raise ValueError(f"OpenCV could not encode a crop as {ext}")
+    return data.tobytes()
+
+
+def _b64_png(crop: np.ndarray) -> dict[str, str]:
+    return {"b64": base64.b64encode(encode_crop(crop)).decode("ascii")}
