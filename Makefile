@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 RUN := $(POETRY) run
 
-.PHONY: help install run lint format typecheck test bench model clean
+.PHONY: help install install-serve run lint format typecheck imports test bench model clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,16 +22,24 @@ help:  ## list the targets
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet "poetry>=2,<3"
 
+# Serving alone: the gateway and LiteRT, no TensorFlow (~300 MB instead of ~2 GB).
+.venv/.serve: poetry.lock pyproject.toml | $(filter .tools/bin/poetry,$(POETRY))
+	$(POETRY) sync --only main,embedded
+	@touch $@
+
+# Everything: TensorFlow, training, notebooks and the test tools.
 .venv/.installed: poetry.lock pyproject.toml | $(filter .tools/bin/poetry,$(POETRY))
 	$(POETRY) sync
 	@# TF Serving's protos (ModelServerConfig, PredictionLog) for warm-up files and config checks.
 	@# The package depends on the full tensorflow, already locked above: install it without deps.
 	$(RUN) python -m pip install --quiet --no-deps "tensorflow-serving-api>=2.16,<2.22"
-	@touch $@
+	@touch $@ .venv/.serve
 
-install: .venv/.installed  ## install the locked dependencies into .venv
+install-serve: .venv/.serve  ## install what serving needs (main + LiteRT) into .venv
 
-run: install  ## serve the gateway (embedded model) on http://$(HOST):$(PORT)
+install: .venv/.installed  ## install every locked dependency group into .venv
+
+run: install-serve  ## serve the gateway (embedded model) on http://$(HOST):$(PORT)
 	$(RUN) uvicorn api.main:create_app --factory --no-access-log --timeout-graceful-shutdown 10 \
 		--host $(HOST) --port $(PORT)
 
@@ -46,16 +54,19 @@ format: install  ## apply ruff's fixes and formatting
 typecheck: install  ## mypy (strict)
 	$(RUN) mypy
 
-test: lint typecheck  ## lint, types and the whole test suite
+imports: install  ## import-linter: the layering contracts in pyproject.toml
+	$(RUN) lint-imports
+
+test: lint typecheck imports  ## lint, types, import contracts and the whole test suite
 	$(RUN) pytest
 
 bench: install  ## speed vs the decoding floor and the original approach (bench-out/bench.json)
-	$(RUN) python -m tests.bench.run --out bench-out
+	$(RUN) python -m bench.run --out bench-out
 
 TRAIN_RUN ?= /tmp/deepfake/runs/cnn4_v1
 
 model: install  ## re-export v1 from a training run (TRAIN_RUN=...; needs ../shared/data, see notebooks/README.md)
-	$(RUN) python -m models.export --run $(TRAIN_RUN) --out models/deepfake/1 \
+	$(RUN) python -m training.export --run $(TRAIN_RUN) --out models/deepfake/1 \
 		--reports models/reports/deepfake/1 --root ../shared/data --cache /tmp/deepfake/cache \
 		--extra models/reports/deepfake/1/card_extra.json --force
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cv2
 import numpy as np
 
 from api import __version__
+from api.options import PredictOptions
 from api.pipeline.aggregate import detect_rate, label_for, video_score
 from api.pipeline.extract import FaceSamples
 from api.pipeline.verdict import Assessment
@@ -25,9 +26,6 @@ from api.schemas import (
     TrackResult,
 )
 from api.thresholds import Decision as ThresholdDecision
-
-if TYPE_CHECKING:
-    from api.service import PredictOptions
 
 CROP_JPEG_QUALITY = 85
 

@@ -108,7 +108,7 @@ class LocalChecker:
 
     async def check(self, path: Path, on_frames: FrameProgress) -> dict[str, Any]:
         from api.errors import GatewayError
-        from api.service import PredictOptions
+        from api.options import PredictOptions
 
         try:
             options = PredictOptions(self.fps, self.max_frames, self.operating_point)

@@ -6,9 +6,11 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
+from api.contract import TFLITE_FILE
+
 # What defines the model's behaviour; assets.extra (warm-up requests) and the card do not.
 MODEL_FILES = ("saved_model.pb", "variables")
-OPTIONAL_FILES = ("model.tflite",)  # what LiteRT runs in-process, when the version has it
+OPTIONAL_FILES = (TFLITE_FILE,)  # what LiteRT runs in-process, when the version has it
 
 
 @lru_cache(maxsize=16)

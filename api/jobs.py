@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from api.errors import GatewayError, JobNotFound, JobQueueFull
+from api.options import PredictOptions
 from api.pipeline.extract import Progress
 from api.schemas import PredictResponse
-from api.service import DetectionService, PredictOptions
+from api.service import DetectionService
 from api.uploads import Upload
 
 log = logging.getLogger(__name__)

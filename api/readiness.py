@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from api.errors import GatewayError
-from api.service import DetectionService, PredictOptions
+from api.options import PredictOptions
+from api.service import DetectionService
 
 # 1 s of the astronaut photo (public domain, from scikit-image) at 4 fps, 480x270: every frame
 # has a face, so a working pipeline always produces 4 scores.

@@ -16,9 +16,11 @@ import numpy as np
 from api import answer, backends
 from api.admission import Admission
 from api.backends import Scored, ScoringBackend
+from api.contract import DEFAULT_CROP_SIZE
 from api.digest import model_digest
 from api.errors import BackendError, UnsupportedMedia
 from api.metrics import Metrics
+from api.options import PredictOptions
 from api.pipeline.extract import (
     FaceSamples,
     OnFrame,
@@ -26,24 +28,13 @@ from api.pipeline.extract import (
     extract_faces,
     extract_image_faces,
 )
-from api.pipeline.faces import CROP_SIZE, DetectorConfig, HaarFaceDetector
+from api.pipeline.faces import DetectorConfig, HaarFaceDetector
 from api.pipeline.sniff import MediaKind, Sniffed, sniff_file
 from api.pipeline.verdict import assess
 from api.schemas import PredictResponse
 from api.scoring import ScoreStream
 from api.thresholds import ThresholdPolicy
 from settings import Settings
-
-
-@dataclass(frozen=True, slots=True)
-class PredictOptions:
-    """What /predict and /jobs take besides the file."""
-
-    fps: float
-    max_frames: int
-    operating_point: str | None = None
-    include_crops: bool = False
-
 
 # Still images OpenCV decodes (imread), detected from the bytes by api.pipeline.sniff.
 IMAGE_FORMATS = {"JPEG", "PNG", "WebP", "BMP"}
@@ -196,7 +187,7 @@ class DetectionService:
                     "redetect_every": settings.REDETECT_EVERY,
                 },
                 "face_margin": settings.FACE_MARGIN,
-                "crop_size": CROP_SIZE,
+                "crop_size": DEFAULT_CROP_SIZE,
                 "threshold_setting": settings.THRESHOLD,
             },
         }

@@ -18,12 +18,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from api.contract import CARD_FILE
 from api.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.5
-CARD_FILE = "model_card.json"
 
 
 @dataclass(frozen=True, slots=True)

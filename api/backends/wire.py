@@ -17,23 +17,25 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import orjson
 
-from api.pipeline.batching import to_model_input
+from api.contract import (
+    DEFAULT_SIGNATURE,
+    ENCODED_SIGNATURE,
+    UINT8_SIGNATURE,
+    encode_crop,
+    to_model_input,
+)
 from settings import WireFormat
 
-UINT8_SIGNATURE = "serving_uint8"
-ENCODED_SIGNATURE = "serving_encoded"
 SIGNATURES = {
     WireFormat.PNG: ENCODED_SIGNATURE,
     WireFormat.UINT8: UINT8_SIGNATURE,
-    WireFormat.FLOAT: "serving_default",
-    WireFormat.JSON: "serving_default",
+    WireFormat.FLOAT: DEFAULT_SIGNATURE,
+    WireFormat.JSON: DEFAULT_SIGNATURE,
 }
 
 
@@ -70,15 +72,6 @@ def encoder_for(wire: WireFormat, signatures: set[str] | None = None) -> Encoder
         compact = (WireFormat.PNG, WireFormat.UINT8)
         wire = next((w for w in compact if SIGNATURES[w] in (signatures or ())), WireFormat.FLOAT)
     return Encoder(wire, SIGNATURES[wire])
-
-
-def encode_crop(crop: np.ndarray, ext: str = ".png", params: Sequence[int] = ()) -> bytes:
-    """An RGB uint8 crop as image file bytes (.png lossless, .jpg with `params`)."""
-    # OpenCV writes BGR arrays as RGB files: swap so the file holds the crop's own colours.
-    ok, data = cv2.imencode(ext, cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), list(params))
-    if not ok:
-        raise ValueError(f"OpenCV could not encode a crop as {ext}")
-    return data.tobytes()
 
 
 def _b64_png(crop: np.ndarray) -> dict[str, str]:

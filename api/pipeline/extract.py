@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from api.contract import DEFAULT_CROP_SIZE
 from api.errors import UnsupportedMedia
 from api.pipeline.decode import (
     Frame,
@@ -28,7 +29,7 @@ from api.pipeline.decode import (
     sample_frames,
     sampling_step,
 )
-from api.pipeline.faces import CROP_SIZE, Box, HaarFaceDetector, crop, expand
+from api.pipeline.faces import Box, HaarFaceDetector, crop, expand
 from api.pipeline.finder import FaceFinder
 
 # Decoded frames may wait for detection up to this many bytes (one frame whatever its size):
@@ -112,7 +113,7 @@ def extract_faces(
     margin: float,
     max_pixels: int = 7680 * 4320,
     redetect_every: int = 4,
-    crop_size: int = CROP_SIZE,
+    crop_size: int = DEFAULT_CROP_SIZE,
     on_progress: Progress | None = None,
     on_frame: OnFrame | None = None,
 ) -> FaceSamples:
@@ -150,7 +151,7 @@ def extract_image_faces(
     detector: HaarFaceDetector,
     margin: float,
     max_pixels: int = 7680 * 4320,
-    crop_size: int = CROP_SIZE,
+    crop_size: int = DEFAULT_CROP_SIZE,
     on_frame: OnFrame | None = None,
 ) -> FaceSamples:
     """An image as a one-frame video: every face, searched at full detection size."""

@@ -15,10 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from api.contract import DEFAULT_CROP_SIZE
+
 Box = tuple[int, int, int, int]  # x, y, w, h in source pixels
 
 CASCADE_FILE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
-CROP_SIZE = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +229,7 @@ def expand(box: Box, width: int, height: int, margin: float) -> Box:
     return x0, y0, x1 - x0, y1 - y0
 
 
-def crop(bgr: np.ndarray, box: Box, size: int = CROP_SIZE) -> np.ndarray:
+def crop(bgr: np.ndarray, box: Box, size: int = DEFAULT_CROP_SIZE) -> np.ndarray:
     """The box as an RGB uint8 [size, size, 3] patch."""
     x, y, w, h = box
     if w <= 0 or h <= 0:

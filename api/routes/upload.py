@@ -9,7 +9,7 @@ from fastapi import Depends, Query, Request
 
 from api.deps import Service
 from api.errors import InvalidRequest
-from api.service import PredictOptions
+from api.options import PredictOptions
 from api.uploads import Upload, receive_upload
 from settings import Settings
 

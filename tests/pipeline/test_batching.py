@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from api.pipeline.batching import chunks, to_model_input
+from api.contract import to_model_input
+from api.pipeline.batching import chunks
 
 
 def test_to_model_input_scales_to_unit_range() -> None:

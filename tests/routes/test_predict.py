@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from api.pipeline.batching import to_model_input
+from api.contract import to_model_input
 from api.pipeline.extract import extract_faces
 from api.pipeline.faces import HaarFaceDetector
 from tests.conftest import AppFactory

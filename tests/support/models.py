@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from models.architectures import INPUT_NAME, INPUT_SIZE
-from models.export import export_saved_model
+from training.architectures import INPUT_NAME, INPUT_SIZE
+from training.export import export_saved_model
 
 CHANNEL = {"red": 0, "green": 1, "blue": 2}
 

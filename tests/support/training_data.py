@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from api.pipeline.faces import HaarFaceDetector, crop, expand, largest
-from models.cropset import CropSet
 from tests.support.videos import astronaut_bgr, blank_frame, face_frame, write_video
+from training.cropset import CropSet
 
 
 def scene(rng: np.random.Generator, width: int = 320, height: int = 240) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models import metrics
+from training import metrics
 
 LABELS = np.array([0, 0, 0, 0, 1, 1, 1, 1])
 SCORES = np.array([0.1, 0.4, 0.35, 0.8, 0.9, 0.65, 0.3, 0.7])

@@ -39,14 +39,14 @@ INTENDED_USE = (
 
 def code_version(repo: Path | None = None) -> dict[str, Any]:
     """The git commit of the code that trained and exported the model, and whether the
-    working tree had uncommitted changes to the code under models/ (model files excluded)."""
+    working tree had uncommitted changes to the code under training/."""
     cwd = repo or Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "models/*.py"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "training/*.py"],
             cwd=cwd,
             capture_output=True,
             text=True,

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from api.pipeline.faces import HaarFaceDetector
-from models.crops import MARGIN, Crops, media_crops
-from models.data import Item
+from training.crops import MARGIN, Crops, media_crops
+from training.data import Item
 
 log = logging.getLogger(__name__)
 
@@ -156,16 +156,16 @@ def _collect(
 
 
 def pipeline_fingerprint() -> str:
-    """A hash of the code that cuts crops (the gateway's pipeline and models/crops.py): a cache
+    """A hash of the code that cuts crops (the gateway's pipeline and training/crops.py): a cache
     written by other code is not reused, so training keeps seeing the gateway's crops."""
     import api.pipeline
-    import models.crops
+    import training.crops
 
     digest = hashlib.sha256()
     for folder in (Path(api.pipeline.__file__).parent,):
         for source in sorted(folder.glob("*.py")):
             digest.update(source.read_bytes())
-    digest.update(Path(models.crops.__file__).read_bytes())
+    digest.update(Path(training.crops.__file__).read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.sbi import face_mask, self_blend, self_blend_batch
 from tests.support.training_data import face_crops
+from training.sbi import face_mask, self_blend, self_blend_batch
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Evaluate a SavedModel on labelled videos/images with the gateway's own pipeline.
 
-    python -m models.evaluate --model models/deepfake/1 --data path/to/folder_or.csv \\
+    python -m training.evaluate --model models/deepfake/1 --data path/to/folder_or.csv \\
         --out report.json
 
 Data: a folder with real/ and fake/ (images or videos, optionally one subfolder per video or
@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from api.pipeline.batching import to_model_input
-from models import metrics
-from models.card import CARD_FILE, read_card
-from models.crops import is_video
-from models.cropset import MAX_FRAMES, CropSet, Extraction, build, cached
-from models.data import load_items
-from models.export import ENCODED_SIGNATURE, encode, run_signature
+from api.contract import to_model_input
+from training import metrics
+from training.card import CARD_FILE, read_card
+from training.crops import is_video
+from training.cropset import MAX_FRAMES, CropSet, Extraction, build, cached
+from training.data import load_items
+from training.export import ENCODED_SIGNATURE, encode, run_signature
 
 GATEWAY_FPS = 2.0  # the gateway's DEFAULT_FPS
 

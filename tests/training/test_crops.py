@@ -11,11 +11,11 @@ import pytest
 
 from api.pipeline.extract import extract_faces, extract_image_faces
 from api.pipeline.faces import HaarFaceDetector
-from models.crops import face_in_crop, image_crops, media_crops, video_crops
-from models.cropset import CropSet, Extraction, build, cached
-from models.data import Item
 from tests.support.training_data import face_crops, scene
 from tests.support.videos import astronaut_bgr, blank_frame
+from training.crops import face_in_crop, image_crops, media_crops, video_crops
+from training.cropset import CropSet, Extraction, build, cached
+from training.data import Item
 
 
 def test_video_crops_are_exactly_what_the_gateway_scores(videos: dict[str, Path]) -> None:

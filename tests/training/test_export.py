@@ -8,11 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from api.backends.embedded import TFLITE_FILE
-from api.pipeline.batching import to_model_input
-from models.card import read_card
-from models.export import OUTPUT_NAME, main, read_warmup, run_tflite
+from api.contract import TFLITE_FILE, to_model_input
 from settings import PROJECT_ROOT
+from training.card import read_card
+from training.export import OUTPUT_NAME, main, read_warmup, run_tflite
 
 SHIPPED = PROJECT_ROOT / "models" / "deepfake" / "1"
 
@@ -99,7 +98,7 @@ def test_add_tflite_gives_an_existing_version_its_tflite(tmp_path: Path) -> None
 
 
 def test_efficientnet_b0_keeps_the_contract() -> None:
-    from models.architectures import efficientnet_b0
+    from training.architectures import efficientnet_b0
 
     model = efficientnet_b0(seed=0)
     assert model.input_shape == (None, 64, 64, 3)

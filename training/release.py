@@ -13,14 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from api.backends.embedded import TFLITE_FILE
-from api.pipeline.batching import to_model_input
-from models import metrics, plots
-from models.card import INPUT_CONTRACT, INTENDED_USE, code_version, today, write_card
-from models.crops import is_video
-from models.cropset import CropSet, Extraction, cached, pipeline_fingerprint
-from models.data import from_csv, summary
-from models.export import (
+from api.contract import TFLITE_FILE, to_model_input
+from training import metrics, plots
+from training.card import INPUT_CONTRACT, INTENDED_USE, code_version, today, write_card
+from training.crops import is_video
+from training.cropset import CropSet, Extraction, cached, pipeline_fingerprint
+from training.data import from_csv, summary
+from training.export import (
     check_signatures,
     described_signatures,
     export_saved_model,
@@ -28,8 +27,8 @@ from models.export import (
     signature_differences,
     version_of,
 )
-from models.sources import DEFAULT_CAPS, LIMITATIONS, SOURCE_NOTES
-from models.train import BLEND, validation_arrays
+from training.sources import DEFAULT_CAPS, LIMITATIONS, SOURCE_NOTES
+from training.train import BLEND, validation_arrays
 
 THRESHOLD_METHOD = (
     "Youden's J (max TPR - FPR) on frame-level validation scores of real and labelled fake "
@@ -96,7 +95,7 @@ def data_description(run_dir: Path) -> dict[str, Any]:
     sources = sorted({i.source for i in train_items} | {i.source for i in val_items})
     return {
         "sources": {s: SOURCE_NOTES.get(s, "not described") for s in sources},
-        "selection": f"models.sources: random subsets capped at {DEFAULT_CAPS} items; videos "
+        "selection": f"training.sources: random subsets capped at {DEFAULT_CAPS} items; videos "
         "sampled at 4 fps (at most 256 frames), largest Haar face per frame; training skips "
         "crops whose largest box is not the cascade's most confident one",
         "train_items": summary(train_items),
@@ -238,7 +237,7 @@ def build_card(
         "training_data": data_description(run_dir),
         "split": (
             "by group, never by frame: about a quarter of the groups of every source and label "
-            "kind (all-real, all-fake, or mixed groups) go to validation (models.data."
+            "kind (all-real, all-fake, or mixed groups) go to validation (training.data."
             "split_by_group, seed 0). Groups: identity (CelebA, the four public figures), source "
             "person or source image (video clips), the file itself where no identity is known "
             "(FFHQ, UTKFace, generated faces). The published per-frame train/val/test column of "

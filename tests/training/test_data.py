@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.data import (
+from training.data import (
     Item,
     check_disjoint,
     from_csv,

@@ -14,9 +14,9 @@ backend runs in ~90 MB instead of TensorFlow's ~900 MB; checked against serving_
 `assets.extra/tf_serving_warmup_requests` (TF Serving replays it before
 serving, so no user pays the first-call cost) and a `model_card.json`.
 
-    python -m models.export --run /tmp/deepfake/runs/b0 --out models/deepfake/1 --force
-    python -m models.export --arch efficientnetb0 --out models/deepfake/1 --force   # untrained
-    python -m models.export --add-tflite --out models/deepfake/1    # an existing version
+    python -m training.export --run /tmp/deepfake/runs/b0 --out models/deepfake/1 --force
+    python -m training.export --arch efficientnetb0 --out models/deepfake/1 --force   # untrained
+    python -m training.export --add-tflite --out models/deepfake/1    # an existing version
 """
 
 from __future__ import annotations
@@ -30,11 +30,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from api.backends.embedded import TFLITE_FILE
-from api.backends.wire import encode_crop
-from api.pipeline.batching import to_model_input
-from models.architectures import ARCHITECTURES, INPUT_NAME, INPUT_SIZE
-from models.card import placeholder_card, write_card
+from api.contract import TFLITE_FILE, encode_crop, to_model_input
+from training.architectures import ARCHITECTURES, INPUT_NAME, INPUT_SIZE
+from training.card import placeholder_card, write_card
 
 OUTPUT_NAME = "p_fake"
 UINT8_SIGNATURE = "serving_uint8"
@@ -142,9 +140,9 @@ def write_tflite(out_dir: Path) -> Path:
 
 def run_tflite(path: Path, crops: np.ndarray) -> np.ndarray:
     """Scores [N] from the .tflite, run by LiteRT as the embedded backend runs it."""
-    from api.backends.embedded import _litert_runner
+    from api.backends.runtimes import litert_runner
 
-    return _litert_runner(path, threads=1)(crops).reshape(-1)
+    return litert_runner(path, threads=1)(crops).reshape(-1)
 
 
 def warmup_crops(count: int, seed: int = 0) -> np.ndarray:
@@ -337,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="version directory to write")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--run", type=Path, help="a training run (python -m models.train)")
+    source.add_argument("--run", type=Path, help="a training run (python -m training.train)")
     source.add_argument(
         "--arch", choices=sorted(ARCHITECTURES), help="export an untrained network (placeholder)"
     )
@@ -372,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"{args.out} exists; pass --force to replace it")
         shutil.rmtree(args.out)
     if args.run is not None:
-        from models.release import export_run, fresh_validation
+        from training.release import export_run, fresh_validation
 
         extra = json.loads(args.extra.read_text()) if args.extra else None
         val = None

@@ -10,7 +10,7 @@ crops; early stopping watches its ROC AUC and keeps the best epoch's weights.
 
 TensorFlow uses a GPU when one is visible and the CPU otherwise; nothing here needs a GPU.
 
-    python -m models.train --data /tmp/deepfake/manifest.csv --root ../shared/data \\
+    python -m training.train --data /tmp/deepfake/manifest.csv --root ../shared/data \\
         --cache /tmp/deepfake/cache --run-dir /tmp/deepfake/runs/b0 --arch efficientnetb0
 """
 
@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from api.pipeline.batching import to_model_input
-from models.architectures import ARCHITECTURES
-from models.cropset import TRAIN_FPS, CropSet, Extraction, cached
-from models.data import Item, load_items, split_by_group, write_csv
-from models.sbi import self_blend_batch
+from api.contract import to_model_input
+from training.architectures import ARCHITECTURES
+from training.cropset import TRAIN_FPS, CropSet, Extraction, cached
+from training.data import Item, load_items, split_by_group, write_csv
+from training.sbi import self_blend_batch
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def save_run(
     fps: float = TRAIN_FPS,
 ) -> Path:
     """Everything export and the notebooks need: weights, history, config, split, val crops."""
-    from models.plots import plot_history
+    from training.plots import plot_history
 
     run_dir.mkdir(parents=True, exist_ok=True)
     result.model.save(run_dir / "model.keras")
@@ -278,7 +278,7 @@ def save_run(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description="Train a deepfake classifier on face crops of labelled images/videos.",
-        epilog="Then: python -m models.export --run RUN_DIR --out models/deepfake/<version>",
+        epilog="Then: python -m training.export --run RUN_DIR --out models/deepfake/<version>",
     )
     parser.add_argument("--data", type=Path, required=True, help="CSV form or real/+fake/ folder")
     parser.add_argument("--root", type=Path, help="folder the CSV's files are relative to")

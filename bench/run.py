@@ -1,6 +1,6 @@
 """The gateway's speed, measured against the decoding floor and the original approach.
 
-    make bench        (python -m tests.bench.run --out bench-out)
+    make bench        (python -m bench.run --out bench-out)
 
 In one run, on the same clips: the time to grab() every frame (the floor), the gateway as
 configured (downscaled detection that follows faces, crops as PNG to serving_encoded, or the
@@ -32,9 +32,9 @@ from typing import Any
 import cv2
 import httpx
 
+from bench import recall
+from bench.clips import make_clips
 from settings import PROJECT_ROOT, Settings
-from tests.bench import recall
-from tests.bench.clips import make_clips
 
 # The default configuration (the model in-process), the production one (TF Serving, PNG
 # crops) and the original service's approach (full-resolution detection on every sampled

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from api.backends.embedded import TFLITE_FILE
-from api.pipeline.batching import to_model_input
-from models import evaluate as evaluate_cli
-from models.card import CARD_FILE, read_card
-from models.cropset import CropSet
-from models.data import Item
-from models.export import (
+from api.contract import TFLITE_FILE, to_model_input
+from tests.support.training_data import tiny_cropset, write_media_folder
+from training import evaluate as evaluate_cli
+from training.card import CARD_FILE, read_card
+from training.cropset import CropSet
+from training.data import Item
+from training.export import (
     ENCODED_INPUT,
     ENCODED_SIGNATURE,
     OUTPUT_NAME,
@@ -30,9 +30,8 @@ from models.export import (
     run_signature,
     signature_differences,
 )
-from models.release import export_run
-from models.train import BLEND, FAKE, REAL, TrainConfig, epoch_table, save_run, train
-from tests.support.training_data import tiny_cropset, write_media_folder
+from training.release import export_run
+from training.train import BLEND, FAKE, REAL, TrainConfig, epoch_table, save_run, train
 
 TINY = TrainConfig(
     arch="cnn4",
@@ -52,7 +51,7 @@ def crops() -> CropSet:
 
 @pytest.fixture(scope="module")
 def run_dir(crops: CropSet, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real (tiny) training run saved as python -m models.train saves it."""
+    """A real (tiny) training run saved as python -m training.train saves it."""
     val_items = {0, 1, 6, 7}  # two real and two fake groups
     in_val = np.isin(crops.item, sorted(val_items))
     result = train(crops.select(~in_val), crops.select(in_val), TINY, verbose=0)
@@ -220,7 +219,7 @@ def test_evaluate_cli_on_a_media_folder(
 
 
 def test_export_cli_from_a_run_merges_extra_notes(run_dir: Path, tmp_path: Path) -> None:
-    from models.export import main as export_main
+    from training.export import main as export_main
 
     extra = tmp_path / "extra.json"
     extra.write_text(json.dumps({"architecture_choice": {"shipped": "cnn4"}}))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.crops import is_image, is_video
+from training.crops import is_image, is_video
 
 LABELS = {"real": 0, "fake": 1}
 

@@ -1,6 +1,6 @@
 """The recipe for ../shared/data: one list of items with honest groups and sources.
 
-    python -m models.sources ../shared/data --out /tmp/deepfake/manifest.csv
+    python -m training.sources ../shared/data --out /tmp/deepfake/manifest.csv
 
 Groups are what must never straddle train and validation:
 - images/ (FLUX fakes and video-frame reals of four public figures): the identity; the
@@ -21,7 +21,7 @@ import random
 import re
 from pathlib import Path
 
-from models.data import Item, parse_label, summary, write_csv
+from training.data import Item, parse_label, summary, write_csv
 
 DEFAULT_CAPS = {"celeba": 2500, "utkface": 2500}
 

@@ -1,6 +1,6 @@
 """Run the notebooks in place (outputs kept, so plots from a real run are committed).
 
-    python -m models.notebooks notebooks/01_data.ipynb notebooks/02_train.ipynb
+    python -m training.notebooks notebooks/01_data.ipynb notebooks/02_train.ipynb
 
 Each notebook runs with its own folder as the working directory, in this interpreter's kernel.
 """

@@ -1,7 +1,7 @@
 """Where face search spends its CPU: per kind of search, over every sampled frame of some clips.
 
-    python -m tests.bench.search bench-out/clips          # the benchmark's clips
-    python -m tests.bench.search ../shared/data/videos    # the data set's 39 clips
+    python -m bench.search bench-out/clips          # the benchmark's clips
+    python -m bench.search ../shared/data/videos    # the data set's 39 clips
 
 Single-threaded OpenCV, frames decoded first, so only the search itself is timed (CPU time of
 this process).

@@ -1,1 +1,0 @@
-"""Model code (architectures, export) and, in `<name>/<version>/`, the SavedModels it writes."""
