@@ -25,7 +25,7 @@ from api.schemas import (
     Reproducibility,
     TrackResult,
 )
-from api.thresholds import Decision as ThresholdDecision
+from api.thresholds import ThresholdChoice
 
 CROP_JPEG_QUALITY = 85
 
@@ -44,7 +44,7 @@ def build(
     samples: FaceSamples,
     face_scores: list[list[float]],
     assessment: Assessment,
-    decision: ThresholdDecision,
+    decision: ThresholdChoice,
     options: PredictOptions,
     version: str,
     latency_ms: int,

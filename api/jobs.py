@@ -27,7 +27,7 @@ from typing import Any
 
 from api.errors import GatewayError, JobNotFound, JobQueueFull
 from api.options import PredictOptions
-from api.pipeline.extract import Progress
+from api.pipeline.extract import FrameProgress
 from api.schemas import PredictResponse
 from api.service import DetectionService
 from api.uploads import Upload
@@ -234,7 +234,7 @@ class JobManager:
             line["code"] = job.error["code"]
         log.info(json.dumps(line, separators=(",", ":")))
 
-    def _reporter(self, job: Job, loop: asyncio.AbstractEventLoop) -> Progress:
+    def _reporter(self, job: Job, loop: asyncio.AbstractEventLoop) -> FrameProgress:
         """The progress callback: runs on a pipeline thread, so it only hops to the loop."""
 
         def report(done: int, expected: int | None) -> None:

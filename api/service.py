@@ -23,8 +23,8 @@ from api.metrics import Metrics
 from api.options import PredictOptions
 from api.pipeline.extract import (
     FaceSamples,
+    FrameProgress,
     OnFrame,
-    Progress,
     extract_faces,
     extract_image_faces,
 )
@@ -63,7 +63,7 @@ class DetectionService:
         *,
         log_fields: dict[str, Any] | None = None,
         observe: bool = True,
-        on_progress: Progress | None = None,
+        on_progress: FrameProgress | None = None,
     ) -> PredictResponse:
         """Score the video or image at `path`. `log_fields` receives what the access log
         should say; `observe=False` keeps internal probes out of the metrics; `on_progress` is
@@ -122,7 +122,7 @@ class DetectionService:
         self,
         path: Path,
         options: PredictOptions,
-        on_progress: Progress | None,
+        on_progress: FrameProgress | None,
         on_frame: OnFrame,
     ) -> FaceSamples:
         sniffed = sniff_file(path)

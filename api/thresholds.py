@@ -27,7 +27,7 @@ DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class ThresholdChoice:
     threshold: float
     source: str  # "THRESHOLD setting", "model card v1", "model card v1, operating point fpr1"...
     band: tuple[float, float]  # scores in [low, high) are too close to call
@@ -53,7 +53,7 @@ class ThresholdPolicy:
     def card(self, version: str) -> Card | None:
         return read_card(self.model_dir / version / CARD_FILE)
 
-    def decide(self, version: str, operating_point: str | None = None) -> Decision:
+    def decide(self, version: str, operating_point: str | None = None) -> ThresholdChoice:
         card = self.card(version)
         band = card.band if card else _no_band
         if operating_point is not None:
@@ -65,12 +65,12 @@ class ThresholdPolicy:
                 )
             t = points[operating_point]
             source = f"model card v{version}, operating point {operating_point}"
-            return Decision(t, source, band(t), operating_point)
+            return ThresholdChoice(t, source, band(t), operating_point)
         if self.explicit is not None:
-            return Decision(self.explicit, "THRESHOLD setting", band(self.explicit))
+            return ThresholdChoice(self.explicit, "THRESHOLD setting", band(self.explicit))
         if card is not None and card.threshold is not None:
-            return Decision(card.threshold, f"model card v{version}", band(card.threshold))
-        return Decision(DEFAULT_THRESHOLD, "default", band(DEFAULT_THRESHOLD))
+            return ThresholdChoice(card.threshold, f"model card v{version}", band(card.threshold))
+        return ThresholdChoice(DEFAULT_THRESHOLD, "default", band(DEFAULT_THRESHOLD))
 
 
 def _no_band(threshold: float) -> tuple[float, float]:

@@ -38,7 +38,7 @@ from api.pipeline.finder import FaceFinder
 QUEUE_BYTES = 24 * 1024**2
 
 # Called as (frames sampled so far, frames expected or None when the container does not say).
-Progress = Callable[[int, int | None], None]
+FrameProgress = Callable[[int, int | None], None]
 
 
 MAX_FACES_PER_FRAME = 8  # the largest ones; bounds the cost of crowds
@@ -114,7 +114,7 @@ def extract_faces(
     max_pixels: int = 7680 * 4320,
     redetect_every: int = 4,
     crop_size: int = DEFAULT_CROP_SIZE,
-    on_progress: Progress | None = None,
+    on_progress: FrameProgress | None = None,
     on_frame: OnFrame | None = None,
 ) -> FaceSamples:
     """Sample frames at `target_fps` (at most `max_frames`) and crop every face in each.

@@ -39,14 +39,14 @@ LOW_COVERAGE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
-class Reason:
+class Doubt:
     code: ReasonCode
     message: str
     blocking: bool  # makes the verdict "uncertain"
 
 
 @dataclass(slots=True)
-class TrackResult:
+class ScoredTrack:
     track: Track
     scores: list[float]
     times: list[float]
@@ -61,8 +61,8 @@ class Assessment:
     verdict: Verdict
     decision_score: float | None  # the deciding track's score; None when nothing was scored
     deciding_track: int | None
-    tracks: list[TrackResult]
-    reasons: list[Reason] = field(default_factory=list)
+    tracks: list[ScoredTrack]
+    reasons: list[Doubt] = field(default_factory=list)
     smallest_face_px: int | None = None
     median_face_px: float | None = None
 
@@ -84,7 +84,7 @@ def assess(
     score = deciding.score
     if band[0] <= score < band[1]:
         reasons.append(
-            Reason(
+            Doubt(
                 "near_threshold",
                 f"The deciding score {score:.3f} lies in the uncertainty band "
                 f"[{band[0]:.3f}, {band[1]:.3f}) around the threshold {threshold:.3f}.",
@@ -105,20 +105,20 @@ def assess(
     )
 
 
-def _tracks(samples: FaceSamples, face_scores: list[list[float]]) -> list[TrackResult]:
+def _tracks(samples: FaceSamples, face_scores: list[list[float]]) -> list[ScoredTrack]:
     boxes = [[face.box for face in frame.faces] for frame in samples.frames]
     results = []
     for track in link(boxes):
         scores = [face_scores[f][j] for f, j in track.members]
         times = [samples.frames[f].t for f, _ in track.members]
-        results.append(TrackResult(track, scores, times))
+        results.append(ScoredTrack(track, scores, times))
     return results
 
 
-def _weaknesses(samples: FaceSamples, widths: list[int]) -> list[Reason]:
+def _weaknesses(samples: FaceSamples, widths: list[int]) -> list[Doubt]:
     if not widths:
         return [
-            Reason(
+            Doubt(
                 "no_face",
                 f"No face was found in any of the {samples.sampled_frames} sampled frames, so "
                 "nothing was scored. Use footage where a face is visible, frontal and well lit.",
@@ -129,7 +129,7 @@ def _weaknesses(samples: FaceSamples, widths: list[int]) -> list[Reason]:
     crops = [face.crop for frame in samples.frames for face in frame.faces]
     if statistics.median(widths) < SMALL_FACE_PX:
         reasons.append(
-            Reason(
+            Doubt(
                 "faces_too_small",
                 f"Faces are {statistics.median(widths):.0f} px wide (median); below "
                 f"{SMALL_FACE_PX} px the model sees too little detail to judge.",
@@ -138,7 +138,7 @@ def _weaknesses(samples: FaceSamples, widths: list[int]) -> list[Reason]:
         )
     if samples.media == "video" and samples.face_frames < MIN_FACE_FRAMES:
         reasons.append(
-            Reason(
+            Doubt(
                 "few_frames",
                 f"Only {samples.face_frames} sampled frame(s) showed a face; at least "
                 f"{MIN_FACE_FRAMES} are needed for a firm answer (try a higher fps).",
@@ -146,13 +146,13 @@ def _weaknesses(samples: FaceSamples, widths: list[int]) -> list[Reason]:
             )
         )
     if statistics.median(brightness(c) for c in crops) < DARK_MEAN:
-        reasons.append(Reason("too_dark", "The faces are too dark to judge.", blocking=True))
+        reasons.append(Doubt("too_dark", "The faces are too dark to judge.", blocking=True))
     if statistics.median(sharpness(c) for c in crops) < BLUR_VARIANCE:
-        reasons.append(Reason("too_blurry", "The faces are too blurry to judge.", blocking=True))
+        reasons.append(Doubt("too_blurry", "The faces are too blurry to judge.", blocking=True))
     rate = samples.face_frames / samples.sampled_frames
     if samples.media == "video" and rate < LOW_COVERAGE:
         reasons.append(
-            Reason(
+            Doubt(
                 "low_coverage",
                 f"A face was found in {rate:.0%} of the sampled frames; the verdict speaks for "
                 "those frames only.",
