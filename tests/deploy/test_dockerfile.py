@@ -36,7 +36,7 @@ def test_multi_stage_with_dependencies_before_code() -> None:
     code_copy = next(i for i, c in enumerate(copies) if re.match(r"^api\b", c))
     assert lock_copy < code_copy  # the dependency layer survives code changes
     install = next(args for op, args in ops if op == "RUN" and "poetry sync" in args)
-    assert "--only main" in install  # no TensorFlow: the `embedded` group is left out
+    assert "--only main" in install  # no TensorFlow, no LiteRT: the model runs in TF Serving
 
 
 def test_runs_as_a_non_root_user_with_a_healthcheck() -> None:
@@ -49,16 +49,34 @@ def test_runs_as_a_non_root_user_with_a_healthcheck() -> None:
     assert dockerfile_cmd()[:3] == ["uvicorn", "api.main:create_app", "--factory"]
 
 
-def test_main_dependencies_leave_tensorflow_out() -> None:
+def locked_groups() -> dict[str, set[str]]:
     lock = tomllib.loads((PROJECT_ROOT / "poetry.lock").read_text())
-    main = {p["name"] for p in lock["package"] if "main" in p.get("groups", [])}
-    assert {"fastapi", "opencv-python-headless", "httpx", "numpy"} <= main
-    assert not main & HEAVY
-    embedded = {p["name"] for p in lock["package"] if "embedded" in p.get("groups", [])}
-    assert "tensorflow" in embedded
+    groups: dict[str, set[str]] = {}
+    for package in lock["package"]:
+        for group in package.get("groups", []):
+            groups.setdefault(group, set()).add(package["name"])
+    return groups
 
 
-@pytest.mark.parametrize("path", ["tests", "models", "notebooks", ".venv", ".git"])
+def test_main_dependencies_leave_tensorflow_out() -> None:
+    groups = locked_groups()
+    assert {"fastapi", "opencv-python-headless", "httpx", "numpy"} <= groups["main"]
+    assert not groups["main"] & HEAVY
+    assert "tensorflow" in groups["tensorflow"]
+
+
+def test_serving_in_process_needs_no_tensorflow() -> None:
+    """`make run` installs main + embedded: LiteRT serves the model without TensorFlow."""
+    groups = locked_groups()
+    assert "ai-edge-litert" in groups["embedded"]
+    assert not (groups["main"] | groups["embedded"]) & HEAVY
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    assert "sync --only main,embedded" in makefile
+
+
+@pytest.mark.parametrize(
+    "path", ["tests", "models", "training", "notebooks", "bench", ".venv", ".git"]
+)
 def test_dockerignore_keeps_the_context_small(path: str) -> None:
     rules = (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
     assert rules[rules.index("*") :]  # everything excluded, then only what the image needs
