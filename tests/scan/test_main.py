@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from api.cli import build_parser
+from api.scan.main import build_parser
 from settings import Settings
 from tests.conftest import AppFactory
 from tests.support.live_server import serve
@@ -170,3 +170,32 @@ def test_help_explains_every_option(tmp_path: Path) -> None:
             assert option in text
     for code in ("0 every file", "1 at least one file judged fake", "2 usage error"):
         assert code in text
+
+
+def test_runs_as_a_module(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "api.scan", "--help"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: deepfake-scan ")
+
+
+def test_the_pipeline_is_imported_only_to_scan_in_process() -> None:
+    # --help and --url must not pay for OpenCV and the backend.
+    heavy = ("cv2", "api.service", "api.scan.local")
+    code = (
+        "import sys; import api.scan.main, api.scan.remote; "
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "[]", result.stderr
