@@ -1,11 +1,12 @@
-"""Networks that satisfy the serving contract: RGB 64x64 float32 in [0, 1] -> P(fake)."""
+"""Networks that satisfy the serving contract: RGB SxS float32 in [0, 1] -> P(fake)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-INPUT_SIZE = 64
-INPUT_NAME = "image"
+from api.contract import DEFAULT_CROP_SIZE, INPUT_NAME, OUTPUT_NAME
+
+INPUT_SHAPE = (DEFAULT_CROP_SIZE, DEFAULT_CROP_SIZE, 3)
 
 
 def efficientnet_b0(seed: int = 0) -> Any:
@@ -13,14 +14,14 @@ def efficientnet_b0(seed: int = 0) -> Any:
     import keras
 
     keras.utils.set_random_seed(seed)
-    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name=INPUT_NAME)
+    inputs = keras.Input(INPUT_SHAPE, name=INPUT_NAME)
     # Keras' EfficientNet normalises inputs in [0, 255] itself; the contract feeds [0, 1].
     x = keras.layers.Rescaling(255.0, name="to_pixel_range")(inputs)
     x = keras.applications.EfficientNetB0(
-        include_top=False, weights=None, input_shape=(INPUT_SIZE, INPUT_SIZE, 3), pooling="avg"
+        include_top=False, weights=None, input_shape=INPUT_SHAPE, pooling="avg"
     )(x)
     x = keras.layers.Dropout(0.3)(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="p_fake")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name=OUTPUT_NAME)(x)
     return keras.Model(inputs, outputs, name="deepfake_efficientnetb0")
 
 
@@ -34,7 +35,7 @@ def cnn4(seed: int = 0, width: int = 32) -> Any:
     import keras
 
     keras.utils.set_random_seed(seed)
-    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name=INPUT_NAME)
+    inputs = keras.Input(INPUT_SHAPE, name=INPUT_NAME)
     x = inputs
     for block in range(4):
         x = keras.layers.Conv2D(width * 2**block, 3, padding="same", use_bias=False)(x)
@@ -43,7 +44,7 @@ def cnn4(seed: int = 0, width: int = 32) -> Any:
         x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dropout(0.3)(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="p_fake")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name=OUTPUT_NAME)(x)
     return keras.Model(inputs, outputs, name="deepfake_cnn4")
 
 

@@ -1,8 +1,9 @@
-"""The model card: `<base>/<name>/<version>/model_card.json`, next to saved_model.pb.
+"""Write and read the model card (CARD_FILE in `<base>/<name>/<version>/`, by saved_model.pb).
 
 The gateway reads `threshold` (when THRESHOLD is not set), `operating_points` and
-`uncertainty_band`; everything else is for people: what the model was trained on, how it was
-validated, what its numbers do and do not mean.
+`uncertainty_band`, with its own tolerant reader (api.thresholds.read_card: decision fields
+only); everything else is for people: what the model was trained on, how it was validated, what
+its numbers do and do not mean. This module writes the whole card and reads it back whole.
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-CARD_FILE = "model_card.json"
+from api.contract import CARD_FILE, DEFAULT_CROP_SIZE, DEFAULT_SIGNATURE, INPUT_NAME, OUTPUT_NAME
+
+_SIZE = f"{DEFAULT_CROP_SIZE}x{DEFAULT_CROP_SIZE}"
+_SHAPE = f"[-1, {DEFAULT_CROP_SIZE}, {DEFAULT_CROP_SIZE}, 3]"
 REQUIRED = ("threshold", "threshold_method", "operating_points", "uncertainty_band")
 
 INPUT_CONTRACT = {
-    "serving_default": {
-        "inputs": {"image": "float32 [-1, 64, 64, 3], RGB, pixel / 255 in [0, 1]"},
-        "outputs": {"p_fake": "float32 [-1, 1], P(fake) per crop"},
+    DEFAULT_SIGNATURE: {
+        "inputs": {INPUT_NAME: f"float32 {_SHAPE}, RGB, pixel / 255 in [0, 1]"},
+        "outputs": {OUTPUT_NAME: "float32 [-1, 1], P(fake) per crop"},
     },
     "crops": (
         "the largest Haar face of a frame (OpenCV haarcascade_frontalface_default, detection on a "
         "copy whose longer side is at most 640 px, minNeighbors 5, minSize 30), grown by a 0.2 "
-        "margin about its centre, clipped to the frame, resized to 64x64 (INTER_AREA when "
+        f"margin about its centre, clipped to the frame, resized to {_SIZE} (INTER_AREA when "
         "shrinking): api.pipeline.faces"
     ),
     "video_score": "mean of the frame scores; 'fake' when score >= threshold",
@@ -62,6 +66,7 @@ def today() -> str:
 
 
 def write_card(model_dir: Path, card: dict[str, Any]) -> Path:
+    """`card` as the version's CARD_FILE; refuses a card without the fields the gateway reads."""
     missing = [key for key in REQUIRED if key not in card]
     if missing:
         raise ValueError(f"model card lacks {missing}")
@@ -71,6 +76,7 @@ def write_card(model_dir: Path, card: dict[str, Any]) -> Path:
 
 
 def read_card(model_dir: Path) -> dict[str, Any]:
+    """The whole card of a version, as written (strict: a missing or broken card raises)."""
     card: dict[str, Any] = json.loads((model_dir / CARD_FILE).read_text(encoding="utf-8"))
     return card
 

@@ -1,4 +1,4 @@
-"""Images and videos -> 64x64 RGB face crops, through the gateway's own pipeline code.
+"""Images and videos -> RGB face crops of the contract's size, through the gateway's own code.
 
 Training, evaluation and serving must see identical crops, so videos go through
 `api.pipeline.extract.extract_faces` and still images through `extract_image_faces` (same
@@ -27,8 +27,9 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".m
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 # Tightly cropped face photos (UTKFace) leave Haar no context; retry with this much border.
 RETRY_PAD = 0.3
-# The in-crop check: the 64 px crop upscaled to 96 px, where a face grown by the 0.2 margin is
-# ~80 px wide; 3 neighbours pass 99-100% of the face crops of ../shared/data and no blank crop.
+# The in-crop check: the crop (DEFAULT_CROP_SIZE px) upscaled to 96 px, where a face grown by
+# the 0.2 margin is ~80 px wide; 3 neighbours pass 99-100% of the face crops of ../shared/data
+# and no blank crop.
 CHECK_SIZE = 96
 CHECK_MIN_FACE = 40
 CHECK_NEIGHBOURS = 3
@@ -43,7 +44,7 @@ def is_image(path: Path) -> bool:
 
 
 def face_in_crop(rgb: np.ndarray, cascade: cv2.CascadeClassifier | None = None) -> bool:
-    """Whether the Haar cascade finds a face inside a 64x64 RGB crop."""
+    """Whether the Haar cascade finds a face inside an RGB crop."""
     cascade = cascade or _check_cascade()
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     grey = cv2.resize(grey, (CHECK_SIZE, CHECK_SIZE), interpolation=cv2.INTER_LINEAR)
@@ -73,7 +74,9 @@ def _check_cascade() -> cv2.CascadeClassifier:
 class Crops:
     """The face crops of one image or video."""
 
-    crops: list[np.ndarray] = field(default_factory=list)  # RGB uint8 [64, 64, 3]
+    crops: list[np.ndarray] = field(
+        default_factory=list
+    )  # RGB uint8 [S, S, 3], S = DEFAULT_CROP_SIZE
     times: list[float] = field(default_factory=list)  # seconds; 0.0 for a still image
     confident: list[bool] = field(default_factory=list)  # the cascade sees a face in the crop
     sampled: int = 0  # frames looked at (1 for an image)

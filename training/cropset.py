@@ -1,6 +1,6 @@
 """All face crops of a list of items, as arrays, cached once as .npz.
 
-Cropping (decode + Haar) costs far more than a training epoch at 64x64, so it runs once; the
+Cropping (decode + Haar) costs far more than a training epoch on small crops, so it runs once; the
 cache file is keyed by the items and the extraction settings and rebuilt when either changes.
 Keep caches outside the repository (a /tmp or other ignored folder).
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from api.contract import DEFAULT_CROP_SIZE
 from api.pipeline.faces import HaarFaceDetector
 from training.crops import MARGIN, Crops, media_crops
 from training.data import Item
@@ -40,7 +41,7 @@ class Extraction:
 class CropSet:
     """Crops with, per crop, the item it came from; per item, its path, label, group, source."""
 
-    crops: np.ndarray  # uint8 [N, 64, 64, 3] RGB
+    crops: np.ndarray  # uint8 [N, S, S, 3] RGB, S = DEFAULT_CROP_SIZE
     item: np.ndarray  # int32 [N]: index into the item arrays
     times: np.ndarray  # float32 [N]: seconds into the video (0 for images)
     confident: np.ndarray  # bool [N]: the cascade finds a face inside the crop itself
@@ -130,7 +131,7 @@ def build(
     else:
         results = _collect(map(_extract, jobs), len(jobs), progress)
     counts = [len(r.crops) for r in results]
-    empty = np.zeros((0, 64, 64, 3), np.uint8)
+    empty = np.zeros((0, DEFAULT_CROP_SIZE, DEFAULT_CROP_SIZE, 3), np.uint8)
     return CropSet(
         crops=np.stack([c for r in results for c in r.crops]) if sum(counts) else empty,
         item=np.repeat(np.arange(len(items), dtype=np.int32), counts),

@@ -25,13 +25,19 @@ from typing import Any
 
 import numpy as np
 
-from api.contract import to_model_input
-from training import metrics
-from training.card import CARD_FILE, read_card
+from api.contract import (
+    CARD_FILE,
+    DEFAULT_SIGNATURE,
+    ENCODED_SIGNATURE,
+    UINT8_SIGNATURE,
+    to_model_input,
+)
+from training import measures
+from training.card import read_card
 from training.crops import is_video
 from training.cropset import MAX_FRAMES, CropSet, Extraction, build, cached
 from training.data import load_items
-from training.export import ENCODED_SIGNATURE, encode, run_signature
+from training.signatures import encode, run_signature
 
 GATEWAY_FPS = 2.0  # the gateway's DEFAULT_FPS
 
@@ -49,7 +55,7 @@ def evaluate(
     model_dir: Path,
     crops: CropSet,
     threshold: float | None = None,
-    signature: str = "serving_default",
+    signature: str = DEFAULT_SIGNATURE,
 ) -> dict[str, Any]:
     """The JSON report for `crops` scored by the SavedModel at `model_dir`."""
     import tensorflow as tf
@@ -57,7 +63,7 @@ def evaluate(
     loaded = tf.saved_model.load(str(model_dir))
     value, origin = threshold_for(model_dir, threshold)
     batch: np.ndarray = crops.crops  # serving_uint8
-    if signature == "serving_default":
+    if signature == DEFAULT_SIGNATURE:
         batch = to_model_input(crops.crops)
     elif signature == ENCODED_SIGNATURE:
         batch = np.array(encode(crops.crops, ".png"), dtype=object)
@@ -76,7 +82,7 @@ def evaluate(
     }
     if len(crops):
         report.update(
-            metrics.report(scores, crops.item, crops.item_labels, videos, value, crops.sources)
+            measures.report(scores, crops.item, crops.item_labels, videos, value, crops.sources)
         )
     return report
 
@@ -116,8 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threshold", type=float, help="default: the model card's threshold")
     parser.add_argument(
         "--signature",
-        default="serving_default",
-        choices=["serving_default", "serving_uint8", ENCODED_SIGNATURE],
+        default=DEFAULT_SIGNATURE,
+        choices=[DEFAULT_SIGNATURE, UINT8_SIGNATURE, ENCODED_SIGNATURE],
         help="which signature scores the crops (serving_encoded gets PNG bytes)",
     )
     parser.add_argument("--fps", type=float, default=GATEWAY_FPS, help="video sampling rate")

@@ -13,19 +13,18 @@ from typing import Any
 
 import numpy as np
 
-from api.contract import TFLITE_FILE, to_model_input
-from training import metrics, plots
+from api.contract import DEFAULT_CROP_SIZE, DEFAULT_SIGNATURE, TFLITE_FILE, to_model_input
+from training import measures, plots
 from training.card import INPUT_CONTRACT, INTENDED_USE, code_version, today, write_card
 from training.crops import is_video
 from training.cropset import CropSet, Extraction, cached, pipeline_fingerprint
 from training.data import from_csv, summary
-from training.export import (
+from training.saved_model import export_saved_model, version_of
+from training.signatures import (
     check_signatures,
     described_signatures,
-    export_saved_model,
     run_signature,
     signature_differences,
-    version_of,
 )
 from training.sources import DEFAULT_CAPS, LIMITATIONS, SOURCE_NOTES
 from training.train import BLEND, validation_arrays
@@ -48,18 +47,18 @@ OPERATING_POINTS_METHOD = (
 
 def validate(loaded: Any, val: CropSet, threshold: float | None = None) -> dict[str, Any]:
     """Scores, thresholds and the report of a SavedModel on validation crops."""
-    scores = run_signature(loaded, "serving_default", to_model_input(val.crops))
+    scores = run_signature(loaded, DEFAULT_SIGNATURE, to_model_input(val.crops))
     labels = val.labels.astype(np.int64)
     if threshold is None:
-        threshold = metrics.youden_threshold(labels, scores)
+        threshold = measures.youden_threshold(labels, scores)
     videos = np.array([is_video(Path(p)) for p in val.paths])
-    result = metrics.report(scores, val.item, val.item_labels, videos, threshold, val.sources)
+    result = measures.report(scores, val.item, val.item_labels, videos, threshold, val.sources)
     return {
         "scores": scores,
         "labels": labels,
         "threshold": threshold,
-        "operating_points": metrics.operating_points(labels, scores),
-        "uncertainty_band": list(metrics.uncertainty_band(labels, scores, threshold)),
+        "operating_points": measures.operating_points(labels, scores),
+        "uncertainty_band": list(measures.uncertainty_band(labels, scores, threshold)),
         "report": result,
         "videos": videos,
     }
@@ -69,9 +68,9 @@ def self_blend_check(loaded: Any, val: CropSet, seed: int) -> dict[str, Any]:
     """AUC of validation reals vs one fixed self-blend of each: has the blend signal been
     learned at all (an in-distribution check, not a measure on real manipulations)."""
     crops, labels, kinds = validation_arrays(val.select(val.labels == 0), True, seed)
-    scores = run_signature(loaded, "serving_default", to_model_input(crops))
+    scores = run_signature(loaded, DEFAULT_SIGNATURE, to_model_input(crops))
     return {
-        "auc": metrics.auc(labels, scores),
+        "auc": measures.auc(labels, scores),
         "n_real": int((labels == 0).sum()),
         "n_blended": int((kinds == BLEND).sum()),
         "labels": labels,
@@ -127,7 +126,9 @@ def save_reports(
             reports / "confusion_video.png",
             f"validation videos, threshold {threshold:.3f}",
         )
-    ids, video_labels, video_scores = metrics.per_item(checked["scores"], val.item, val.item_labels)
+    ids, video_labels, video_scores = measures.per_item(
+        checked["scores"], val.item, val.item_labels
+    )
     videos = checked["videos"][ids]
     points = {k: (v["fpr"], v["tpr"]) for k, v in checked["operating_points"].items()}
     plots.plot_roc(
@@ -208,12 +209,12 @@ def build_card(
         "operating_points": checked["operating_points"],
         "operating_points_method": OPERATING_POINTS_METHOD,
         "uncertainty_band": checked["uncertainty_band"],
-        "uncertainty_band_method": BAND_METHOD.format(r=metrics.RELIABILITY),
+        "uncertainty_band_method": BAND_METHOD.format(r=measures.RELIABILITY),
         "architecture": {
             "name": config["arch"],
             "keras_name": model.name,
             "parameters": int(model.count_params()),
-            "input_size": 64,
+            "input_size": DEFAULT_CROP_SIZE,
             "head": "global average pooling, dropout 0.3, dense(1, sigmoid)",
             "initialisation": "from scratch (no ImageNet weights can be downloaded here)",
         },

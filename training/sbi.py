@@ -1,5 +1,6 @@
-"""Self-blended images (Shiohara & Yamasaki, "Detecting Deepfakes with Self-Blended Images",
-CVPR 2022): a face-swap-like fake made from one real crop.
+"""Self-blended images: a face-swap-like fake made from one real crop, and its face mask.
+
+After Shiohara & Yamasaki, "Detecting Deepfakes with Self-Blended Images", CVPR 2022.
 
 A copy of the crop (the "source") is altered in colour, sharpness and position, then pasted back
 onto the untouched crop (the "target") through a soft face mask. What remains is exactly what

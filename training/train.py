@@ -95,7 +95,7 @@ def epoch_table(labels: np.ndarray, config: TrainConfig, rng: np.random.Generato
 def assemble(
     crops: np.ndarray, rows: np.ndarray, rng: np.random.Generator, flip: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A model-ready batch (float32 [n, 64, 64, 3] in [0, 1], labels [n, 1]) for table rows."""
+    """A model-ready batch (float32 [n, S, S, 3] in [0, 1], labels [n, 1]) for table rows."""
     batch = crops[rows[:, 0]].copy()
     blend = rows[:, 1] == BLEND
     if blend.any():

@@ -2,6 +2,7 @@
 
 An untrained EfficientNetB0 answers 0.5 for every input, which would let wrong crops, swapped
 channels or a lost frame pass unnoticed; these models make every score checkable.
+`assert_serving_contract` checks any exported serving_default against `api.contract`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from training.architectures import INPUT_NAME, INPUT_SIZE
-from training.export import export_saved_model
+from api.contract import (
+    DEFAULT_CROP_SIZE,
+    DEFAULT_SIGNATURE,
+    INPUT_NAME,
+    OUTPUT_NAME,
+    UINT8_SIGNATURE,
+)
+from training.architectures import INPUT_SHAPE
+from training.saved_model import export_saved_model
 
 CHANNEL = {"red": 0, "green": 1, "blue": 2}
 
@@ -21,7 +29,7 @@ def channel_mean_model(channel: str = "red") -> Any:
     """P(fake) = mean of one RGB channel of the crop, in [0, 1] like the input."""
     import keras
 
-    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name=INPUT_NAME)
+    inputs = keras.Input(INPUT_SHAPE, name=INPUT_NAME)
     pooled = keras.layers.GlobalAveragePooling2D()(inputs)
     dense = keras.layers.Dense(1, use_bias=False, name="pick")
     outputs = dense(pooled)
@@ -39,8 +47,9 @@ def expected_scores(batch: np.ndarray, channel: str = "red") -> np.ndarray:
 
 
 def random_crops(n: int, seed: int = 0) -> np.ndarray:
-    """RGB uint8 [n, 64, 64, 3] crops of noise, what backends take."""
-    return np.random.default_rng(seed).integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)
+    """RGB uint8 [n, S, S, 3] crops of noise, what backends take."""
+    shape = (n, DEFAULT_CROP_SIZE, DEFAULT_CROP_SIZE, 3)
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
 
 
 def export_channel_mean(base: Path, name: str, version: int, channel: str = "red") -> Path:
@@ -59,20 +68,36 @@ def export_default_only(
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
-        name="serving_default",
-        fn=lambda image: {"p_fake": model(image, training=False)},
-        input_signature=[
-            tf.TensorSpec([None, INPUT_SIZE, INPUT_SIZE, 3], tf.float32, name="image")
-        ],
+        name=DEFAULT_SIGNATURE,
+        fn=lambda image: {OUTPUT_NAME: model(image, training=False)},
+        input_signature=[tf.TensorSpec([None, *INPUT_SHAPE], tf.float32, name=INPUT_NAME)],
     )
     if uint8:
         archive.add_endpoint(
-            name="serving_uint8",
-            fn=lambda image: {"p_fake": model(tf.cast(image, tf.float32) / 255.0, training=False)},
-            input_signature=[
-                tf.TensorSpec([None, INPUT_SIZE, INPUT_SIZE, 3], tf.uint8, name="image")
-            ],
+            name=UINT8_SIGNATURE,
+            fn=lambda image: {
+                OUTPUT_NAME: model(tf.cast(image, tf.float32) / 255.0, training=False)
+            },
+            input_signature=[tf.TensorSpec([None, *INPUT_SHAPE], tf.uint8, name=INPUT_NAME)],
         )
     out = base / name / str(version)
     archive.write_out(str(out), verbose=False)
     return out
+
+
+def load_serving_default(model_dir: Path) -> Any:
+    """The serving_default signature of the SavedModel at `model_dir`."""
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(model_dir)).signatures[DEFAULT_SIGNATURE]
+
+
+def assert_serving_contract(signature: Any) -> None:
+    """serving_default takes float32 [-1, S, S, 3] and answers {OUTPUT_NAME: [-1, 1]}."""
+    import tensorflow as tf
+
+    spec = signature.structured_input_signature[1][INPUT_NAME]
+    assert spec.dtype == tf.float32
+    assert spec.shape.as_list() == [None, DEFAULT_CROP_SIZE, DEFAULT_CROP_SIZE, 3]
+    assert list(signature.structured_outputs) == [OUTPUT_NAME]
+    assert signature.structured_outputs[OUTPUT_NAME].shape.as_list() == [None, 1]

@@ -42,7 +42,7 @@ def manipulate(bgr: np.ndarray) -> np.ndarray:
 
 
 def face_crops(count: int, seed: int = 0) -> np.ndarray:
-    """`count` RGB uint8 64x64 crops of the astronaut, cut as the gateway cuts them."""
+    """`count` RGB uint8 crops of the astronaut, cut and sized as the gateway cuts them."""
     rng = np.random.default_rng(seed)
     detector = HaarFaceDetector()
     crops: list[np.ndarray] = []

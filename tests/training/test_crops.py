@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from api.contract import DEFAULT_CROP_SIZE as SIZE
 from api.pipeline.extract import extract_faces, extract_image_faces
 from api.pipeline.faces import HaarFaceDetector
 from tests.support.training_data import face_crops, scene
@@ -63,10 +64,10 @@ def test_no_face_no_crop(tmp_path: Path) -> None:
 def test_the_in_crop_check_tells_faces_from_walls() -> None:
     faces = face_crops(4)
     assert all(face_in_crop(c) for c in faces)
-    wall = cv2.cvtColor(blank_frame(64, 64), cv2.COLOR_BGR2RGB)
+    wall = cv2.cvtColor(blank_frame(SIZE, SIZE), cv2.COLOR_BGR2RGB)
     assert not face_in_crop(wall)
     # The corner of the photo (hair, suit, sky): no face inside, though Haar may fire on it.
-    corner = cv2.resize(cv2.cvtColor(astronaut_bgr()[300:, 300:], cv2.COLOR_BGR2RGB), (64, 64))
+    corner = cv2.resize(cv2.cvtColor(astronaut_bgr()[300:, 300:], cv2.COLOR_BGR2RGB), (SIZE, SIZE))
     assert not face_in_crop(corner)
 
 

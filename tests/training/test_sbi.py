@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from api.contract import DEFAULT_CROP_SIZE as SIZE
 from tests.support.training_data import face_crops
 from training.sbi import face_mask, self_blend, self_blend_batch
 
@@ -22,17 +23,17 @@ def test_changed_pixels_lie_inside_the_mask(crops: np.ndarray, seed: int) -> Non
     assert changed.sum() > 50  # it did blend something
     assert (mask[changed] > 0).all()
     outside = mask == 0
-    assert outside.sum() > 64 * 64 // 5  # the border of the crop stays untouched
+    assert outside.sum() > SIZE * SIZE // 5  # the border of the crop stays untouched
     assert np.array_equal(blended[outside], crop[outside])
 
 
 def test_the_mask_is_a_soft_face_shaped_blob() -> None:
-    mask = face_mask(64, np.random.default_rng(3))
+    mask = face_mask(SIZE, np.random.default_rng(3))
     assert mask.dtype == np.float32
-    assert mask.shape == (64, 64)
+    assert mask.shape == (SIZE, SIZE)
     assert mask.max() == pytest.approx(1.0)
     assert mask.min() == 0.0
-    assert mask[34, 32] == pytest.approx(1.0)  # the face centre is fully blended
+    assert mask[SIZE // 2 + 2, SIZE // 2] == pytest.approx(1.0)  # the face centre is fully blended
     assert (mask[[0, 0, -1, -1], [0, -1, 0, -1]] == 0).all()  # corners never are
     # Soft: a ramp of intermediate values between inside and outside.
     assert ((mask > 0.05) & (mask < 0.95)).sum() > 30
@@ -44,7 +45,7 @@ def test_same_seed_same_blend_new_draws_new_blend(crops: np.ndarray) -> None:
     assert np.array_equal(first, again)
     rng = np.random.default_rng(2)
     one, two = self_blend_batch(crops[:1], rng), self_blend_batch(crops[:1], rng)
-    assert one.shape == two.shape == (1, 64, 64, 3)
+    assert one.shape == two.shape == (1, SIZE, SIZE, 3)
     assert not np.array_equal(one, two)
 
 

@@ -1,4 +1,7 @@
-"""Metrics in the form users compare (AUC, accuracy, F1, confusion matrix) and thresholds.
+"""Measures of scores against labels (AUC, accuracy, F1, confusion), and thresholds from the ROC.
+
+Not `metrics`: in `api/` that word means Prometheus. These are the numbers users compare with
+published results, and the thresholds, operating points and uncertainty band of the model card.
 
 Conventions: label 1 = fake, score = P(fake), verdict "fake" when score >= threshold (as the
 gateway decides). Video scores are the mean of the frame scores, as the gateway aggregates.

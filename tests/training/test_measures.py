@@ -1,4 +1,4 @@
-"""Metrics and thresholds against values worked out by hand on eight fixed scores.
+"""Measures and thresholds against values worked out by hand on eight fixed scores.
 
 labels  0    0    0     0    1    1     1    1
 scores  0.1  0.4  0.35  0.8  0.9  0.65  0.3  0.7
@@ -13,19 +13,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training import metrics
+from training import measures
 
 LABELS = np.array([0, 0, 0, 0, 1, 1, 1, 1])
 SCORES = np.array([0.1, 0.4, 0.35, 0.8, 0.9, 0.65, 0.3, 0.7])
 
 
 def test_auc() -> None:
-    assert metrics.auc(LABELS, SCORES) == pytest.approx(11 / 16)
-    assert metrics.auc([0, 0], [0.1, 0.2]) is None  # undefined with one class
+    assert measures.auc(LABELS, SCORES) == pytest.approx(11 / 16)
+    assert measures.auc([0, 0], [0.1, 0.2]) is None  # undefined with one class
 
 
 def test_at_threshold() -> None:
-    m = metrics.at_threshold(LABELS, SCORES, 0.5)
+    m = measures.at_threshold(LABELS, SCORES, 0.5)
     assert m["confusion"] == [[3, 1], [1, 3]]
     assert m["accuracy"] == pytest.approx(0.75)
     assert m["f1"] == pytest.approx(0.75)
@@ -35,15 +35,15 @@ def test_at_threshold() -> None:
 
 
 def test_fake_at_or_above_the_threshold_as_the_gateway_decides() -> None:
-    m = metrics.at_threshold(LABELS, SCORES, 0.65)
+    m = measures.at_threshold(LABELS, SCORES, 0.65)
     assert m["confusion"] == [[3, 1], [0 + 1, 3]]  # 0.65 itself counts as fake
 
 
 def test_thresholds() -> None:
-    assert metrics.youden_threshold(LABELS, SCORES) == pytest.approx(0.65)
-    assert metrics.threshold_for_fpr(LABELS, SCORES, 0.01) == pytest.approx(0.9)
-    assert metrics.threshold_for_fpr(LABELS, SCORES, 0.25) == pytest.approx(0.65)
-    points = metrics.operating_points(LABELS, SCORES)
+    assert measures.youden_threshold(LABELS, SCORES) == pytest.approx(0.65)
+    assert measures.threshold_for_fpr(LABELS, SCORES, 0.01) == pytest.approx(0.9)
+    assert measures.threshold_for_fpr(LABELS, SCORES, 0.25) == pytest.approx(0.65)
+    points = measures.operating_points(LABELS, SCORES)
     assert set(points) == {"fpr1", "fpr5", "fpr10", "balanced"}
     assert points["fpr1"] == {"threshold": pytest.approx(0.9), "fpr": 0.0, "tpr": 0.25}
     assert points["balanced"]["threshold"] == pytest.approx(0.65)
@@ -53,9 +53,9 @@ def test_thresholds() -> None:
 def test_uncertainty_band() -> None:
     # Fake side: TPR/(TPR+FPR) >= 0.9 first at 0.9 (0.25/0.25); at 0.8 it is 0.5.
     # Real side: (1-FPR)/((1-FPR)+(1-TPR)) >= 0.9 first at 0.3 (0.25/0.25); at 0.35 it is 0.5.
-    assert metrics.uncertainty_band(LABELS, SCORES, 0.65) == pytest.approx((0.3, 0.9))
+    assert measures.uncertainty_band(LABELS, SCORES, 0.65) == pytest.approx((0.3, 0.9))
     # Perfectly separated scores: the band shrinks to the threshold's neighbours.
-    low, high = metrics.uncertainty_band(
+    low, high = measures.uncertainty_band(
         np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]), 0.8
     )
     assert (low, high) == pytest.approx((0.8, 0.8))
@@ -65,12 +65,12 @@ def test_per_item_means_and_video_report() -> None:
     scores = np.array([0.2, 0.4, 0.9, 0.1, 0.6])
     item = np.array([0, 0, 1, 2, 2])
     item_labels = np.array([0, 1, 1], np.int8)
-    ids, labels, means = metrics.per_item(scores, item, item_labels)
+    ids, labels, means = measures.per_item(scores, item, item_labels)
     assert ids.tolist() == [0, 1, 2]
     assert labels.tolist() == [0, 1, 1]
     assert means == pytest.approx([0.3, 0.9, 0.35])
     is_video = np.array([True, False, True])
-    report = metrics.report(scores, item, item_labels, is_video, 0.34, np.array(["a", "b", "a"]))
+    report = measures.report(scores, item, item_labels, is_video, 0.34, np.array(["a", "b", "a"]))
     assert report["frame"]["n"] == 5
     assert report["video"]["n"] == 2  # item 1 is an image: frame level only
     assert report["video"]["confusion"] == [[1, 0], [0, 1]]  # 0.3 real, 0.35 fake
@@ -79,6 +79,6 @@ def test_per_item_means_and_video_report() -> None:
 
 def test_rejects_mismatched_inputs() -> None:
     with pytest.raises(ValueError, match="labels"):
-        metrics.at_threshold([0, 1], [0.5], 0.5)
+        measures.at_threshold([0, 1], [0.5], 0.5)
     with pytest.raises(ValueError, match="0 \\(real\\) or 1"):
-        metrics.at_threshold([0, 2], [0.5, 0.5], 0.5)
+        measures.at_threshold([0, 2], [0.5, 0.5], 0.5)
