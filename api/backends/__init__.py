@@ -1,4 +1,6 @@
-"""Scoring backends: one interface, TF Serving over REST or the model in-process."""
+"""Scoring backends: one interface (`base.ScoringBackend`), TF Serving over REST or the model
+in-process (`runtimes`: LiteRT or TensorFlow). May import `api.contract`, `api.errors`,
+`api.pipeline.batching` and `settings`; never the service or the routes."""
 
 from __future__ import annotations
 
