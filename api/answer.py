@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
 
 from api import __version__
+from api.backends.base import BackendName
+from api.contract import encode_crop
 from api.options import PredictOptions
 from api.pipeline.aggregate import detect_rate, label_for, video_score
 from api.pipeline.extract import FaceSamples
@@ -30,13 +32,27 @@ from api.thresholds import ThresholdChoice
 CROP_JPEG_QUALITY = 85
 
 
-def per_frame(samples: FaceSamples, scores: np.ndarray) -> list[list[float]]:
-    """Split the flat scores (faces in frame order) back into one list per sampled frame."""
-    out, at = [], 0
-    for frame in samples.frames:
-        out.append([float(s) for s in scores[at : at + len(frame.faces)]])
-        at += len(frame.faces)
-    return out
+@dataclass(frozen=True, slots=True)
+class DetectorSettings:
+    cascade: str  # the OpenCV cascade file's name, without .xml
+    max_side: int
+    min_face_px: int
+    redetect_every: int
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """What shaped an answer besides the request's own options: the model and the server's
+    settings, reported under `reproducibility`."""
+
+    model: str
+    backend: BackendName
+    runtime: str
+    digest: str | None  # None when the version is not on this machine
+    detector: DetectorSettings
+    face_margin: float
+    crop_size: int
+    threshold_setting: float | None
 
 
 def build(
@@ -48,8 +64,9 @@ def build(
     options: PredictOptions,
     version: str,
     latency_ms: int,
-    context: dict[str, Any],
+    provenance: Provenance,
 ) -> PredictResponse:
+    """`face_scores[i][j]` is the score of face j of sampled frame i."""
     largest = [scores[0] for scores in face_scores if scores]
     score = video_score(np.array(largest)) if largest else None
     tracks_of = {m: t.track.id for t in assessment.tracks for m in t.track.members}
@@ -73,8 +90,8 @@ def build(
             width=samples.info.width,
             height=samples.info.height,
         ),
-        model=context["model"],
-        backend=context["backend"],
+        model=provenance.model,
+        backend=provenance.backend,
         media="image" if samples.media == "image" else "video",
         threshold=decision.threshold,
         threshold_source=decision.source,
@@ -120,26 +137,32 @@ def build(
             )
             for i, frame in enumerate(samples.frames)
         ],
-        reproducibility=Reproducibility(
-            model=context["model"],
-            model_version=version,
-            model_digest=context["digest"],
-            gateway_version=__version__,
-            settings={
-                "fps": options.fps,
-                "max_frames": options.max_frames,
-                "operating_point": options.operating_point,
-                "runtime": context["runtime"],
-                **context["settings"],
-            },
-        ),
+        reproducibility=_reproducibility(provenance, options, version),
+    )
+
+
+def _reproducibility(
+    provenance: Provenance, options: PredictOptions, version: str
+) -> Reproducibility:
+    return Reproducibility(
+        model=provenance.model,
+        model_version=version,
+        model_digest=provenance.digest,
+        gateway_version=__version__,
+        # The order is part of the answer clients may have recorded: keep it.
+        settings={
+            "fps": options.fps,
+            "max_frames": options.max_frames,
+            "operating_point": options.operating_point,
+            "runtime": provenance.runtime,
+            "detector": asdict(provenance.detector),
+            "face_margin": provenance.face_margin,
+            "crop_size": provenance.crop_size,
+            "threshold_setting": provenance.threshold_setting,
+        },
     )
 
 
 def _jpeg(crop: np.ndarray) -> str:
-    ok, data = cv2.imencode(
-        ".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, CROP_JPEG_QUALITY]
-    )
-    if not ok:  # pragma: no cover - OpenCV always encodes a 64x64 uint8 image
-        raise RuntimeError("JPEG encoding of a crop failed")
-    return base64.b64encode(data.tobytes()).decode("ascii")
+    data = encode_crop(crop, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, CROP_JPEG_QUALITY])
+    return base64.b64encode(data).decode("ascii")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,11 +19,21 @@ from api.backends import Scored, ScoringBackend
 from api.pipeline.extract import SampledFrame
 
 
+@dataclass(frozen=True, slots=True)
+class FrameScores:
+    """A video's scores, frame by frame: `frames[i][j]` is the score of face j of the i-th
+    frame added (an empty list for a frame without a face), all from `version`."""
+
+    frames: list[list[float]]
+    version: str
+
+
 class ScoreStream:
     """Crops in (from the extraction thread), scores out (on the event loop), in order.
 
-    `add` may be called from any thread; everything else runs on the loop. Use as an async
-    context manager so that batches still in flight are cancelled when the request fails.
+    `add` may be called from any thread, once per frame; everything else runs on the loop. Use
+    as an async context manager so that batches still in flight are cancelled when the request
+    fails.
     """
 
     def __init__(
@@ -36,6 +47,7 @@ class ScoreStream:
         self._on_call = on_call
         self._loop = asyncio.get_running_loop()
         self._pending: list[np.ndarray] = []
+        self._sizes: list[int] = []  # crops per frame, in the order the frames came
         self._sent: list[tuple[np.ndarray, asyncio.Task[Scored]]] = []
         self._closed = False
         self.crops = 0
@@ -53,9 +65,9 @@ class ScoreStream:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def add(self, crops: Sequence[np.ndarray]) -> None:
-        """Queue crops, in order (thread-safe)."""
-        if crops:
-            self._loop.call_soon_threadsafe(self._take, list(crops))
+        """Queue one frame's crops, in order (thread-safe). A frame without a face still
+        counts: the scores come back aligned with the frames."""
+        self._loop.call_soon_threadsafe(self._take, list(crops))
 
     def add_frame(self, frame: SampledFrame) -> None:
         """Queue one sampled frame's crops, largest face first (thread-safe)."""
@@ -64,6 +76,7 @@ class ScoreStream:
     def _take(self, crops: list[np.ndarray]) -> None:
         if self._closed:  # the request is over; the extraction thread has not noticed yet
             return
+        self._sizes.append(len(crops))
         self._pending.extend(crops)
         self.crops += len(crops)
         if self._batch and len(self._pending) >= self._batch:
@@ -85,9 +98,17 @@ class ScoreStream:
             if self._on_call is not None:
                 self._on_call(seconds)
 
-    async def result(self) -> Scored:
-        """Every crop's score, in the order added. Call once extraction has returned: the
+    async def result(self) -> FrameScores:
+        """Every frame's scores, in the order added. Call once extraction has returned: the
         loop runs the extraction thread's `add` callbacks before it resumes this caller."""
+        scored = await self._scored()
+        # Python floats, as the answer and the verdict have always computed with.
+        bounds = np.cumsum(self._sizes)[:-1]
+        frames: list[list[float]] = [part.tolist() for part in np.split(scored.scores, bounds)]
+        return FrameScores(frames, scored.version)
+
+    async def _scored(self) -> Scored:
+        """Every crop's score, flat, in the order added."""
         if self._pending:
             self._send()
         if not self._sent:

@@ -8,14 +8,13 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
-import numpy as np
 
 from api import answer, backends
 from api.admission import Admission
-from api.backends import Scored, ScoringBackend
+from api.answer import DetectorSettings, Provenance
+from api.backends import ScoringBackend
 from api.contract import DEFAULT_CROP_SIZE
 from api.digest import model_digest
 from api.errors import BackendError, UnsupportedMedia
@@ -31,13 +30,15 @@ from api.pipeline.extract import (
 from api.pipeline.faces import DetectorConfig, HaarFaceDetector
 from api.pipeline.sniff import MediaKind, Sniffed, sniff_file
 from api.pipeline.verdict import assess
+from api.record import OnRecord, PredictRecord
 from api.schemas import PredictResponse
-from api.scoring import ScoreStream
+from api.scoring import FrameScores, ScoreStream
 from api.thresholds import ThresholdPolicy
 from settings import Settings
 
 # Still images OpenCV decodes (imread), detected from the bytes by api.pipeline.sniff.
 IMAGE_FORMATS = {"JPEG", "PNG", "WebP", "BMP"}
+CASCADE = "haarcascade_frontalface_default"  # as reproducibility names it
 
 
 @dataclass(slots=True)
@@ -61,64 +62,64 @@ class DetectionService:
         path: Path,
         options: PredictOptions,
         *,
-        log_fields: dict[str, Any] | None = None,
+        on_record: OnRecord | None = None,
         observe: bool = True,
         on_progress: FrameProgress | None = None,
     ) -> PredictResponse:
-        """Score the video or image at `path`. `log_fields` receives what the access log
-        should say; `observe=False` keeps internal probes out of the metrics; `on_progress` is
-        called from a worker thread after each sampled frame."""
-        fields = log_fields if log_fields is not None else {}
+        """Score the video or image at `path`. `on_record` is handed what the prediction did
+        (for the log) once it ended, answered or failed; `observe=False` keeps internal probes
+        out of the metrics; `on_progress` is called from a worker thread after each sampled
+        frame."""
+        record = PredictRecord()
+        try:
+            return await self._predict(path, options, record, on_progress)
+        finally:
+            if observe:
+                self._observe(record)
+            if on_record is not None:
+                on_record(record)
+
+    async def _predict(
+        self,
+        path: Path,
+        options: PredictOptions,
+        record: PredictRecord,
+        on_progress: FrameProgress | None,
+    ) -> PredictResponse:
+        """Extract, score, answer; `record` takes each stage's figures as the stage ends."""
         if options.operating_point and not self.settings.MODEL_VERSION_LABEL:
             # The answering version is known in advance: refuse an unknown name before decoding.
             self.thresholds.decide(self._configured_version(), options.operating_point)
         started = time.perf_counter()
-        loop = asyncio.get_running_loop()
-        on_call = self._observe_score if observe else None
-        async with ScoreStream(self.backend, self.settings.STREAM_BATCH, on_call) as stream:
-            samples = await loop.run_in_executor(
-                self.pool, self._extract, path, options, on_progress, stream.add_frame
-            )
-            fields.update(
-                media=samples.media,
-                sampled_frames=samples.sampled_frames,
-                face_frames=samples.face_frames,
-                decode_ms=round(samples.decode_seconds * 1000, 1),
-                detect_ms=round(samples.detect_seconds * 1000, 1),
-            )
-            if observe:
-                self._observe_extraction(samples)
+        batch = self.settings.STREAM_BATCH
+        # Every backend call's time goes to the record, cancelled calls' included.
+        async with ScoreStream(self.backend, batch, record.score_calls.append) as stream:
+            samples = await self._extract(path, options, on_progress, stream)
+            record.extracted(samples)
             if samples.sampled_frames == 0:
                 raise UnsupportedMedia(
                     "The upload opened as media but no video frame could be decoded from it "
                     "(audio-only, truncated or corrupt). Send a video with a picture track."
                 )
-            scored = await self._score(stream, fields, observe)
-        if len(scored.scores) != sum(len(frame.faces) for frame in samples.frames):
-            raise RuntimeError("scores and faces out of step: a bug, not a bad upload")
-        decision = self.thresholds.decide(scored.version, options.operating_point)
-        face_scores = answer.per_frame(samples, scored.scores)
-        assessment = assess(samples, face_scores, decision.threshold, decision.band)
-        result = answer.build(
-            samples=samples,
-            face_scores=face_scores,
-            assessment=assessment,
-            decision=decision,
-            options=options,
-            version=scored.version,
-            latency_ms=round((time.perf_counter() - started) * 1000),
-            context=await self._context(scored.version),
-        )
-        fields.update(
-            model_version=result.version,
-            score=None if result.score is None else round(result.score, 6),
-            verdict=result.verdict,
-        )
-        if observe and result.score is not None:
-            self.metrics.scores.labels(result.version).observe(result.score)
+            scores = await self._score(stream, samples, record)
+        result = await self._answer(samples, scores, options, started)
+        record.answered(result.version, result.score, result.verdict)
         return result
 
-    def _extract(
+    async def _extract(
+        self,
+        path: Path,
+        options: PredictOptions,
+        on_progress: FrameProgress | None,
+        stream: ScoreStream,
+    ) -> FaceSamples:
+        """Decode and find faces on a worker thread, each frame's crops streamed to scoring."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self.pool, self._extract_sync, path, options, on_progress, stream.add_frame
+        )
+
+    def _extract_sync(
         self,
         path: Path,
         options: PredictOptions,
@@ -147,56 +148,81 @@ class DetectionService:
             on_frame=on_frame,
         )
 
-    async def _score(self, stream: ScoreStream, fields: dict[str, Any], observe: bool) -> Scored:
+    async def _score(
+        self, stream: ScoreStream, samples: FaceSamples, record: PredictRecord
+    ) -> FrameScores:
         if not stream.crops:  # nothing to score: still ask which version would have answered
             status = await self.backend.status()
-            return Scored(np.zeros(0, np.float32), status.version or self._configured_version())
+            version = status.version or self._configured_version()
+            return FrameScores([[] for _ in samples.frames], version)
         started = time.perf_counter()
         try:
-            return await stream.result()
+            scores = await stream.result()
         except BackendError as exc:
-            if observe:
-                self.metrics.backend_errors.labels(exc.code).inc()
+            record.backend_error = exc.code
             raise
         finally:
-            # score_ms: time in backend calls (mostly while the video was still being read);
-            # score_wait_ms: what the request waited for scores after the last frame.
-            fields["score_ms"] = round(stream.seconds * 1000, 1)
-            fields["score_wait_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            record.score_seconds = stream.seconds
+            record.score_wait_seconds = time.perf_counter() - started
+        if [len(s) for s in scores.frames] != [len(f.faces) for f in samples.frames]:
+            raise RuntimeError("scores and faces out of step: a bug, not a bad upload")
+        return scores
 
-    def _observe_score(self, seconds: float) -> None:
-        self.metrics.stage_seconds.labels("score").observe(seconds)
+    async def _answer(
+        self, samples: FaceSamples, scores: FrameScores, options: PredictOptions, started: float
+    ) -> PredictResponse:
+        decision = self.thresholds.decide(scores.version, options.operating_point)
+        assessment = assess(samples, scores.frames, decision.threshold, decision.band)
+        # The latency leaves out the model digest (hashed once per version).
+        latency_ms = round((time.perf_counter() - started) * 1000)
+        return answer.build(
+            samples=samples,
+            face_scores=scores.frames,
+            assessment=assessment,
+            decision=decision,
+            options=options,
+            version=scores.version,
+            latency_ms=latency_ms,
+            provenance=await self._provenance(scores.version),
+        )
+
+    def _observe(self, record: PredictRecord) -> None:
+        """The metrics of one prediction, from what it recorded (also when it failed)."""
+        stage = self.metrics.stage_seconds
+        if record.media is not None:
+            stage.labels("decode").observe(record.decode_seconds)
+            stage.labels("detect").observe(record.detect_seconds)
+            self.metrics.frames.observe(record.sampled_frames)
+            self.metrics.faces.observe(record.face_frames)
+        for seconds in record.score_calls:
+            stage.labels("score").observe(seconds)
+        if record.backend_error is not None:
+            self.metrics.backend_errors.labels(record.backend_error).inc()
+        if record.model_version is not None and record.score is not None:
+            self.metrics.scores.labels(record.model_version).observe(record.score)
 
     def _configured_version(self) -> str:
         return self.settings.MODEL_VERSION_LABEL or str(self.settings.MODEL_VERSION)
 
-    async def _context(self, version: str) -> dict[str, Any]:
-        model_dir = self.settings.MODEL_BASE_PATH / self.settings.MODEL_NAME / version
+    async def _provenance(self, version: str) -> Provenance:
         settings = self.settings
-        return {
-            "model": settings.MODEL_NAME,
-            "backend": self.backend.name,
-            "runtime": self.backend.runtime,
+        model_dir = settings.MODEL_BASE_PATH / settings.MODEL_NAME / version
+        return Provenance(
+            model=settings.MODEL_NAME,
+            backend=self.backend.name,
+            runtime=self.backend.runtime,
             # Hashing ~20 MB once per version: off the loop, then cached.
-            "digest": await asyncio.to_thread(model_digest, model_dir),
-            "settings": {
-                "detector": {
-                    "cascade": "haarcascade_frontalface_default",
-                    "max_side": settings.DETECT_MAX_SIDE,
-                    "min_face_px": settings.MIN_FACE_PX,
-                    "redetect_every": settings.REDETECT_EVERY,
-                },
-                "face_margin": settings.FACE_MARGIN,
-                "crop_size": DEFAULT_CROP_SIZE,
-                "threshold_setting": settings.THRESHOLD,
-            },
-        }
-
-    def _observe_extraction(self, samples: FaceSamples) -> None:
-        self.metrics.stage_seconds.labels("decode").observe(samples.decode_seconds)
-        self.metrics.stage_seconds.labels("detect").observe(samples.detect_seconds)
-        self.metrics.frames.observe(samples.sampled_frames)
-        self.metrics.faces.observe(samples.face_frames)
+            digest=await asyncio.to_thread(model_digest, model_dir),
+            detector=DetectorSettings(
+                cascade=CASCADE,
+                max_side=settings.DETECT_MAX_SIDE,
+                min_face_px=settings.MIN_FACE_PX,
+                redetect_every=settings.REDETECT_EVERY,
+            ),
+            face_margin=settings.FACE_MARGIN,
+            crop_size=DEFAULT_CROP_SIZE,
+            threshold_setting=settings.THRESHOLD,
+        )
 
 
 def _require_video(sniffed: Sniffed) -> None:

@@ -1,4 +1,5 @@
-"""Scoring while the video is read: batches go out early, scores come back in order."""
+"""Scoring while the video is read: batches go out early, scores come back in order, frame by
+frame."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from api.backends import TFServingBackend
 from api.errors import BackendError
-from api.scoring import ScoreStream
+from api.scoring import FrameScores, ScoreStream
 from tests.conftest import MODEL
 from tests.support.models import expected_scores, random_crops
 from tests.support.tf_serving import Fault, TFServingTestServer
@@ -31,6 +32,12 @@ async def backend(serving: TFServingTestServer) -> AsyncIterator[TFServingBacken
     # ttl=0: every request resolves the label again, so a test can move it between batches.
     async with httpx.AsyncClient(timeout=5.0) as client:
         yield TFServingBackend(client, serving.url, MODEL, 1, version_label="stable", label_ttl=0)
+
+
+def flat(scored: FrameScores) -> list[float]:
+    """Every face's score in frame order, after checking each frame got one per face."""
+    assert [len(scores) for scores in scored.frames] == [len(crops) for crops in FRAMES]
+    return [score for scores in scored.frames for score in scores]
 
 
 def predicts(serving: TFServingTestServer) -> int:
@@ -59,7 +66,7 @@ async def test_batches_go_out_while_crops_come_and_scores_keep_their_order(
     assert stream.batches == 3
     assert predicts(serving) - before == 3
     assert scored.version == "1"
-    np.testing.assert_allclose(scored.scores, expected_scores(CROPS, "red"), atol=1e-5)
+    np.testing.assert_allclose(flat(scored), expected_scores(CROPS, "red"), atol=1e-5)
     assert stream.seconds > 0
 
 
@@ -73,7 +80,7 @@ async def test_batch_0_scores_everything_in_one_call_at_the_end(
         assert stream.batches == 0
         scored = await stream.result()
     assert predicts(serving) - before == 1
-    np.testing.assert_allclose(scored.scores, expected_scores(CROPS, "red"), atol=1e-5)
+    np.testing.assert_allclose(flat(scored), expected_scores(CROPS, "red"), atol=1e-5)
 
 
 async def test_a_label_that_moves_mid_video_has_one_version_score_the_whole_video(
@@ -88,7 +95,7 @@ async def test_a_label_that_moves_mid_video_has_one_version_score_the_whole_vide
         await add_from_a_thread(stream, FRAMES[2:])
         scored = await stream.result()
     assert scored.version == "2"
-    np.testing.assert_allclose(scored.scores, expected_scores(CROPS, "green"), atol=1e-5)
+    np.testing.assert_allclose(flat(scored), expected_scores(CROPS, "green"), atol=1e-5)
 
 
 async def test_a_failed_batch_fails_the_video_and_leaves_nothing_running(
@@ -119,3 +126,16 @@ async def test_crops_that_arrive_after_the_request_ended_are_dropped(
     assert predicts(serving) == before
     with pytest.raises(ValueError, match="no crops"):
         await stream.result()
+
+
+async def test_a_frame_without_a_face_keeps_its_place(
+    serving: TFServingTestServer, backend: TFServingBackend
+) -> None:
+    serving.state.set_label(MODEL, "stable", 1)
+    frames = [CROPS[0:2], CROPS[2:2], CROPS[2:5], CROPS[5:5]]  # the 2nd and the 4th: no face
+    async with ScoreStream(backend, batch=2) as stream:
+        await add_from_a_thread(stream, frames)
+        scored = await stream.result()
+    assert [len(scores) for scores in scored.frames] == [2, 0, 3, 0]
+    scores = [score for scores in scored.frames for score in scores]
+    np.testing.assert_allclose(scores, expected_scores(CROPS[:5], "red"), atol=1e-5)
