@@ -1,20 +1,17 @@
 """One error tree for the gateway. Each error carries its HTTP status and a stable code.
 
+Each class's docstring says when it is raised: it is what the OpenAPI spec documents for
+its status (api/routes/openapi.py), so keep it one or two sentences a client can act on.
+
 Every error answer has the same JSON shape, `{"error": <message>, "code": <code>}` plus optional
 `details`, whether it comes from the pipeline, a backend, request validation or routing.
-The module keeps framework imports inside `install_error_handlers` so the pipeline can raise
-these errors without depending on FastAPI.
+The module imports no web framework, so the pipeline can raise these errors without depending
+on FastAPI; api/routes/errors.py turns them into answers.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING, Any, ClassVar
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
-log = logging.getLogger(__name__)
+from typing import Any, ClassVar
 
 
 class GatewayError(Exception):
@@ -42,31 +39,44 @@ class GatewayError(Exception):
 
 # --- the client's request ------------------------------------------------------------------
 class InvalidRequest(GatewayError):
+    """Invalid query parameters (e.g. an unknown operating_point) or a malformed multipart
+    body; FastAPI's own request validation answers with this one too."""
+
     status_code = 422
     code = "invalid_request"
 
 
 class MissingUpload(GatewayError):
+    """The multipart body has no `file` field."""
+
     status_code = 422
     code = "missing_file"
 
 
 class EmptyUpload(GatewayError):
+    """The uploaded file is empty (0 bytes)."""
+
     status_code = 400
     code = "empty_file"
 
 
 class UploadTooLarge(GatewayError):
+    """The upload is larger than MAX_UPLOAD_BYTES."""
+
     status_code = 413
     code = "file_too_large"
 
 
 class UnsupportedMedia(GatewayError):
+    """Not a decodable video or image."""
+
     status_code = 415
     code = "unsupported_media"
 
 
 class Unauthorized(GatewayError):
+    """Missing or wrong bearer token (when REQUIRE_AUTH is on)."""
+
     status_code = 401
     code = "unauthorized"
 
@@ -93,6 +103,8 @@ class JobNotFound(GatewayError):
 
 
 class JobQueueFull(Overloaded):
+    """The job queue (JOB_QUEUE_SIZE) is full."""
+
     code = "queue_full"
 
 
@@ -105,48 +117,21 @@ class BackendError(GatewayError):
 
 
 class BackendUnavailable(BackendError):
+    """The model server is unreachable, loading or overloaded."""
+
     status_code = 503
     code = "backend_unavailable"
 
 
 class BackendTimeout(BackendError):
+    """The model server did not answer within REQUEST_TIMEOUT."""
+
     status_code = 504
     code = "backend_timeout"
 
 
 class BackendBadResponse(BackendError):
+    """The model server answered nonsense (scores that are not probabilities, wrong shape)."""
+
     status_code = 502
     code = "backend_bad_response"
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Route every error, ours or the framework's, through the one JSON shape."""
-    from fastapi import Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
-    from starlette.exceptions import HTTPException
-
-    async def on_gateway_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, GatewayError)
-        if isinstance(exc, BackendError):
-            log.warning("%s: %s", exc.code, exc.message)
-        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
-
-    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        problems = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()
-        ]
-        summary = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in problems)
-        error = InvalidRequest(f"Invalid request: {summary}", details={"errors": problems})
-        return await on_gateway_error(_, error)
-
-    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, HTTPException)
-        body = {"error": str(exc.detail), "code": f"http_{exc.status_code}"}
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
-
-    app.add_exception_handler(GatewayError, on_gateway_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(HTTPException, on_http_error)

@@ -206,7 +206,7 @@ class JobManager:
                 job.result = await self.service.predict(
                     job.path,
                     job.options,
-                    log_fields=fields,
+                    on_record=lambda record: fields.update(record.log_fields()),
                     on_progress=self._reporter(job, asyncio.get_running_loop()),
                 )
                 job.status = JobStatus.DONE

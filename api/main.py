@@ -13,12 +13,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import __version__
-from api.errors import install_error_handlers
 from api.jobs import JobManager
 from api.metrics import Metrics
 from api.middleware import ObservabilityMiddleware
 from api.readiness import ReadinessProbe
 from api.routes import health, jobs, metrics, predict, web
+from api.routes.errors import install_error_handlers
 from api.service import build_service
 from settings import Settings
 

@@ -21,7 +21,8 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class RequestContext:
-    """Per-request record: middleware fields plus whatever the handler adds (`log_fields`)."""
+    """Per-request log fields: the middleware's, plus what the handler adds (a prediction's
+    `PredictRecord.log_fields()`)."""
 
     def __init__(self, request_id: str) -> None:
         self.request_id = request_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -142,3 +143,38 @@ class ErrorResponse(BaseModel):
     error: str = Field(description="What went wrong and what to do about it")
     code: str = Field(description="Stable machine-readable error code")
     details: dict[str, object] | None = None
+
+
+# --- jobs (/jobs) ------------------------------------------------------------------------------
+class JobProgress(BaseModel):
+    frames: int = Field(ge=0, description="Frames sampled so far")
+    expected_frames: int | None = Field(
+        description="Frames that will be sampled, when the container says how many it has"
+    )
+    percent: float | None = Field(ge=0, le=100, description="frames / expected_frames, in %")
+
+
+class JobError(ErrorResponse):
+    # Without the key when empty, exactly as /predict answers the same error.
+    details: dict[str, object] | None = Field(None, exclude_if=lambda value: value is None)
+
+
+class JobResponse(BaseModel):
+    id: str
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    progress: JobProgress
+    queue_position: int | None = Field(description="1 = next to start; only while queued")
+    filename: str | None = Field(description="The uploaded file's name, as the client sent it")
+    size_bytes: int
+    fps: float
+    max_frames: int
+    operating_point: str | None
+    include: Literal["crops"] | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    expires_at: datetime | None = Field(description="When a finished job is forgotten")
+    result: PredictResponse | None = Field(description="When done: the answer /predict gives")
+    error: JobError | None = Field(description="When failed: the error /predict gives")
+    error_status: int | None = Field(description="When failed: the status /predict would give")
+    links: dict[str, str] = Field(description="'self' and 'events' (Server-Sent Events)")

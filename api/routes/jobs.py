@@ -3,61 +3,31 @@ stream pushes every change (Server-Sent Events), DELETE /jobs/{id} cancels and f
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 from collections.abc import AsyncIterator
-from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from api.deps import Authenticated, Service
+from api.deps import Authenticated, Jobs, Options, OwnedJob, Owner, Service, streamed_upload
+from api.errors import (
+    EmptyUpload,
+    JobNotFound,
+    JobQueueFull,
+    MissingUpload,
+    Overloaded,
+    Unauthorized,
+    UploadTooLarge,
+)
 from api.jobs import Job, JobManager
 from api.middleware import context_of
-from api.routes.upload import UPLOAD_BODY, Options, streamed_upload
-from api.schemas import ErrorResponse, PredictResponse
+from api.routes.openapi import UPLOAD_BODY, error_responses
+from api.schemas import JobError, JobProgress, JobResponse
 
 router = APIRouter(tags=["jobs"], dependencies=[Authenticated])
 
-# A comment line this often keeps proxies from closing a quiet event stream.
-KEEPALIVE_SECONDS = 15.0
-
-
-class JobProgress(BaseModel):
-    frames: int = Field(ge=0, description="Frames sampled so far")
-    expected_frames: int | None = Field(
-        description="Frames that will be sampled, when the container says how many it has"
-    )
-    percent: float | None = Field(ge=0, le=100, description="frames / expected_frames, in %")
-
-
-class JobError(ErrorResponse):
-    # Without the key when empty, exactly as /predict answers the same error.
-    details: dict[str, object] | None = Field(None, exclude_if=lambda value: value is None)
-
-
-class JobResponse(BaseModel):
-    id: str
-    status: Literal["queued", "running", "done", "failed", "cancelled"]
-    progress: JobProgress
-    queue_position: int | None = Field(description="1 = next to start; only while queued")
-    filename: str | None = Field(description="The uploaded file's name, as the client sent it")
-    size_bytes: int
-    fps: float
-    max_frames: int
-    operating_point: str | None
-    include: Literal["crops"] | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    expires_at: datetime | None = Field(description="When a finished job is forgotten")
-    result: PredictResponse | None = Field(description="When done: the answer /predict gives")
-    error: JobError | None = Field(description="When failed: the error /predict gives")
-    error_status: int | None = Field(description="When failed: the status /predict would give")
-    links: dict[str, str] = Field(description="'self' and 'events' (Server-Sent Events)")
+JOB_ERRORS = error_responses(Unauthorized, JobNotFound)
 
 
 def _when(seconds: float | None) -> datetime | None:
@@ -92,43 +62,12 @@ def view(request: Request, jobs: JobManager, job: Job) -> JobResponse:
     )
 
 
-def get_jobs(request: Request) -> JobManager:
-    jobs: JobManager = request.app.state.jobs
-    return jobs
-
-
-def get_owner(request: Request) -> str:
-    """Who may see a job: with auth on, whoever sends the token that created it."""
-    if not request.app.state.settings.REQUIRE_AUTH:
-        return ""
-    token = request.headers.get("authorization", "").encode()
-    return hashlib.sha256(token).hexdigest()
-
-
-Jobs = Annotated[JobManager, Depends(get_jobs)]
-Owner = Annotated[str, Depends(get_owner)]
-
-
-def _errors(codes: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorResponse, "description": text} for code, text in codes.items()}
-
-
-UNAUTHORIZED = {401: "Missing or wrong bearer token (when REQUIRE_AUTH is on)"}
-NOT_FOUND = {404: "No such job: unknown, deleted, expired, or created with another token"}
-
-
 @router.post(
     "/jobs",
     status_code=202,
     response_model=JobResponse,
-    responses=_errors(
-        {
-            **UNAUTHORIZED,
-            400: "Empty file or malformed multipart body",
-            413: "Upload larger than MAX_UPLOAD_BYTES",
-            422: "Invalid parameters or missing file field",
-            503: "The job queue (JOB_QUEUE_SIZE) or the gateway (MAX_INFLIGHT_REQUESTS) is full",
-        }
+    responses=error_responses(
+        Unauthorized, EmptyUpload, UploadTooLarge, MissingUpload, JobQueueFull, Overloaded
     ),
     openapi_extra=UPLOAD_BODY,
     summary="Queue a video; answers at once with the job (Location: /jobs/{id})",
@@ -153,60 +92,46 @@ async def create_job(
     "/jobs/{job_id}",
     name="get_job",
     response_model=JobResponse,
-    responses=_errors({**UNAUTHORIZED, **NOT_FOUND}),
+    responses=JOB_ERRORS,
     summary="A job's status, progress, and its answer or error once it has ended",
 )
-async def get_job(request: Request, job_id: str, jobs: Jobs, owner: Owner) -> JobResponse:
-    return view(request, jobs, jobs.get(job_id, owner))
+async def get_job(request: Request, job: OwnedJob, jobs: Jobs) -> JobResponse:
+    return view(request, jobs, job)
 
 
 @router.delete(
     "/jobs/{job_id}",
     status_code=204,
     response_class=Response,
-    responses=_errors({**UNAUTHORIZED, **NOT_FOUND}),
+    responses=JOB_ERRORS,
     summary="Cancel a job that has not ended and forget it (its file is removed at once)",
 )
-async def delete_job(job_id: str, jobs: Jobs, owner: Owner) -> Response:
-    await jobs.delete(jobs.get(job_id, owner))
+async def delete_job(job: OwnedJob, jobs: Jobs) -> Response:
+    await jobs.delete(job)
     return Response(status_code=204)
 
 
+# FastAPI frames each event, sends a `: ping` comment after 15 s without one (so proxies keep
+# a quiet stream open), sets Cache-Control: no-cache and X-Accel-Buffering: no, and cancels
+# the generator when the client goes away.
 @router.get(
     "/jobs/{job_id}/events",
     name="job_events",
-    response_class=StreamingResponse,
+    response_class=EventSourceResponse,
     responses={
         200: {
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
             "description": "One `status` event (data: the job, as GET /jobs/{id} gives it) "
-            "per change; the stream ends after the event that says the job has ended.",
+            "per change; the stream ends after the event that says the job has ended."
         },
-        **_errors({**UNAUTHORIZED, **NOT_FOUND}),
+        **error_responses(Unauthorized, JobNotFound, streaming=True),
     },
     summary="Progress pushed as Server-Sent Events",
 )
-async def job_events(request: Request, job_id: str, jobs: Jobs, owner: Owner) -> StreamingResponse:
-    job = jobs.get(job_id, owner)
-    return StreamingResponse(
-        _events(request, jobs, job),
-        media_type="text/event-stream",
-        # Proxies (nginx) must pass each event on as it comes, not buffer the stream.
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-
-
-async def _events(request: Request, jobs: JobManager, job: Job) -> AsyncIterator[str]:
-    seen = -1
+async def job_events(request: Request, job: OwnedJob, jobs: Jobs) -> AsyncIterator[ServerSentEvent]:
     while True:
-        if job.revision == seen:
-            yield ": keep-alive\n\n"
-        else:
-            seen = job.revision
-            data = view(request, jobs, job).model_dump_json()
-            yield f"event: status\nid: {seen}\ndata: {data}\n\n"
-            if job.finished:
-                return
-        with suppress(TimeoutError):
-            async with asyncio.timeout(KEEPALIVE_SECONDS):
-                await job.wait_change(seen)
+        # Read and sent without an await in between, so the id names the state in the data.
+        seen = job.revision
+        yield ServerSentEvent(event="status", id=str(seen), data=view(request, jobs, job))
+        if job.finished:
+            return
+        await job.wait_change(seen)
