@@ -9,6 +9,9 @@ Groups are what must never straddle train and validation:
   LivePortrait clips of driver d10 share a group).
 - faces/celeba: the CelebA identity; every other faces/ file is its own group (UTKFace and FFHQ
   carry no identity).
+- swaps/ (the face-swap crops): the group column of its labels.csv, i.e. the source video
+  (MesoNet), the linked originals and their fakes (FF++), the original video (DFDC). Sources are
+  `swap_mesonet`, `swap_ffpp` and `swap_dfdc` (its two DFDC parts together).
 Large real-only sets (CelebA, UTKFace) are capped at random so that crop preparation and
 validation stay small and no single capture pipeline dominates the real class.
 """
@@ -40,6 +43,20 @@ SOURCE_NOTES = {
     "utkface": "UTKFace crops (real; non-commercial research use only), 128x128.",
     "generated_photos": "Generated portraits (fake; generator not stated by the source).",
     "stylegan3": "StyleGAN3-R samples trained on FFHQ (fake; FFHQ is CC BY-NC-SA 4.0).",
+    "swap_mesonet": "The MesoNet Deepfake set (Afchar et al., WIFS 2018): aligned face crops from "
+    "face-swap videos found online and from real videos (research use).",
+    "swap_ffpp": "FaceForensics++ c23 crops (Deepfakes, Face2Face, FaceSwap and their originals), "
+    "cut from c23 videos (FaceForensics++ terms: non-commercial research).",
+    "swap_dfdc": "DFDC face crops (Kaggle 'deepfake-faces' and erprogs/CViT copies; DFDC terms: "
+    "non-commercial research).",
+}
+
+# swaps/ folder -> source name; both DFDC parts are one source.
+SWAP_SOURCES = {
+    "mesonet": "swap_mesonet",
+    "ffpp": "swap_ffpp",
+    "dfdc_faces": "swap_dfdc",
+    "dfdc_cvit": "swap_dfdc",
 }
 
 LIMITATIONS = [
@@ -109,11 +126,27 @@ def faces_items(root: Path, caps: dict[str, int], seed: int) -> list[Item]:
     return items
 
 
+def swaps_items(root: Path) -> list[Item]:
+    items = []
+    for row in _rows(root / "swaps" / "labels.csv"):
+        folder = row["file"].split("/", 1)[0]
+        source = SWAP_SOURCES[folder]
+        # Prefixed: a group name must not collide with one of another part of the same source.
+        group = f"{folder}/{row['group']}"
+        items.append(Item(root / "swaps" / row["file"], parse_label(row["label"]), group, source))
+    return items
+
+
+def is_swap(source: str) -> bool:
+    """Whether a source's fakes are face swaps (not fully synthetic faces)."""
+    return source.startswith("swap_")
+
+
 def shared_items(
     root: Path, caps: dict[str, int] | None = None, seed: int = 0, parts: tuple[str, ...] = ()
 ) -> list[Item]:
-    """Items of images/, videos/ and faces/ under `root` (or only the named `parts`)."""
-    parts = parts or ("images", "videos", "faces")
+    """Items of images/, videos/, faces/ and swaps/ under `root` (or only the named `parts`)."""
+    parts = parts or ("images", "videos", "faces", "swaps")
     items: list[Item] = []
     if "images" in parts:
         items += images_items(root)
@@ -121,6 +154,8 @@ def shared_items(
         items += videos_items(root)
     if "faces" in parts:
         items += faces_items(root, DEFAULT_CAPS if caps is None else caps, seed)
+    if "swaps" in parts:
+        items += swaps_items(root)
     missing = [item.path for item in items if not item.path.is_file()]
     if missing:
         raise FileNotFoundError(f"{len(missing)} listed files are missing, e.g. {missing[0]}")
@@ -131,7 +166,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description="Write the CSV form (file,label,group,source) of ../shared/data."
     )
-    parser.add_argument("root", type=Path, help="the shared data folder (images/, videos/, faces/)")
+    parser.add_argument(
+        "root", type=Path, help="the shared data folder (images/, videos/, faces/, swaps/)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="CSV to write")
     parser.add_argument("--seed", type=int, default=0, help="seed of the capped subsets")
     args = parser.parse_args(argv)

@@ -31,11 +31,15 @@ from api.contract import to_model_input
 from training.architectures import ARCHITECTURES
 from training.cropset import TRAIN_FPS, CropSet, Extraction, cached
 from training.data import Item, load_items, split_by_group, write_csv
+from training.protocol import SWAP_SOURCES, selection_score
 from training.sbi import self_blend_batch
+from training.sources import is_swap
+from training.split import apply_split, read_split
 
 log = logging.getLogger(__name__)
 
 REAL, FAKE, BLEND = 0, 1, 2  # kinds of training rows
+MONITORS = ("val_auc", "val_swap_auc")
 
 
 @dataclass
@@ -50,6 +54,12 @@ class TrainConfig:
     self_blend: bool = True  # add self-blended fakes made from the real crops
     real_fakes: bool = True  # use the labelled fakes
     blend_share: float = 0.5  # share of the fake class that is self-blended, with real fakes
+    # Share of the fake class drawn from face-swap crops (the rest: blends and synthetic fakes);
+    # None: labelled fakes of every kind pooled, as v1 was trained.
+    swap_share: float | None = None
+    # What early stopping watches: "val_auc" (all validation crops and fixed blends, v1) or
+    # "val_swap_auc" (the selection score of training.protocol on the validation crops).
+    monitor: str = "val_auc"
     confident_only: bool = True  # train only on crops whose largest face is the surest one
     flip: bool = True  # random horizontal flips
     time_budget_s: float | None = None  # stop after the epoch that would overrun this
@@ -63,10 +73,28 @@ class TrainConfig:
             raise ValueError("no fakes to learn from: enable self_blend or real_fakes")
         if self.real_fakes and self.self_blend and not 0 < self.blend_share < 1:
             raise ValueError("blend_share must be between 0 and 1 when mixing")
+        if self.swap_share is not None and not (
+            self.swap_share > 0 and self.swap_share + self.blend_share < 1
+        ):
+            raise ValueError("swap_share and blend_share must leave a share for synthetic fakes")
+        if self.monitor not in MONITORS:
+            raise ValueError(f"monitor must be one of {MONITORS}")
 
 
-def epoch_table(labels: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> np.ndarray:
-    """[n, 2] rows (crop index, kind) for one epoch, classes balanced by random over-sampling."""
+def epoch_table(
+    labels: np.ndarray,
+    config: TrainConfig,
+    rng: np.random.Generator,
+    swap: np.ndarray | None = None,
+) -> np.ndarray:
+    """[n, 2] rows (crop index, kind) for one epoch, classes balanced by random over-sampling.
+
+    With `config.swap_share` and `swap` (per crop: from a face-swap source), the fake class is
+    composed instead: as many fakes as reals, `swap_share` of them face-swap crops,
+    `blend_share` self-blends and the rest synthetic fakes, each drawn at random (with
+    replacement from a pool smaller than its share)."""
+    if config.swap_share is not None and swap is not None:
+        return _composed_table(labels, swap, config, rng)
     from imblearn.over_sampling import RandomOverSampler
 
     reals = np.flatnonzero(labels == 0)
@@ -92,6 +120,35 @@ def epoch_table(labels: np.ndarray, config: TrainConfig, rng: np.random.Generato
     return np.asarray(table, dtype=np.int64)
 
 
+def _composed_table(
+    labels: np.ndarray, swap: np.ndarray, config: TrainConfig, rng: np.random.Generator
+) -> np.ndarray:
+    assert config.swap_share is not None
+    reals = np.flatnonzero(labels == 0)
+    swaps = np.flatnonzero((labels == 1) & swap)
+    synthetic = np.flatnonzero((labels == 1) & ~swap)
+    if not (len(reals) and len(swaps) and len(synthetic)):
+        raise ValueError("a composed fake class needs reals, face-swap and synthetic fakes")
+    n_swap = round(len(reals) * config.swap_share)
+    n_blend = round(len(reals) * config.blend_share)
+    n_synthetic = len(reals) - n_swap - n_blend
+    parts = [
+        np.column_stack([reals, np.full(len(reals), REAL)]),
+        np.column_stack([_draw(swaps, n_swap, rng), np.full(n_swap, FAKE)]),
+        np.column_stack([_draw(synthetic, n_synthetic, rng), np.full(n_synthetic, FAKE)]),
+        np.column_stack([_draw(reals, n_blend, rng), np.full(n_blend, BLEND)]),
+    ]
+    table = np.concatenate(parts).astype(np.int64)
+    table = table[rng.permutation(len(table))]
+    if config.epoch_size and len(table) > config.epoch_size:
+        table = table[: config.epoch_size]
+    return table
+
+
+def _draw(pool: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.choice(pool, count, replace=count > len(pool))
+
+
 def assemble(
     crops: np.ndarray, rows: np.ndarray, rng: np.random.Generator, flip: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +164,9 @@ def assemble(
     return to_model_input(batch), labels
 
 
-def make_batches(crops: np.ndarray, labels: np.ndarray, config: TrainConfig) -> Any:
+def make_batches(
+    crops: np.ndarray, labels: np.ndarray, config: TrainConfig, swap: np.ndarray | None = None
+) -> Any:
     """A keras PyDataset that draws a new epoch table (and new blends) every epoch."""
     import keras
 
@@ -115,7 +174,7 @@ def make_batches(crops: np.ndarray, labels: np.ndarray, config: TrainConfig) -> 
         def __init__(self) -> None:
             super().__init__()
             self.rng = np.random.default_rng(config.seed)
-            self.table = epoch_table(labels, config, self.rng)
+            self.table = epoch_table(labels, config, self.rng, swap)
 
         def __len__(self) -> int:
             return math.ceil(len(self.table) / config.batch_size)
@@ -125,7 +184,7 @@ def make_batches(crops: np.ndarray, labels: np.ndarray, config: TrainConfig) -> 
             return assemble(crops, rows, self.rng, config.flip)
 
         def on_epoch_end(self) -> None:
-            self.table = epoch_table(labels, config, self.rng)
+            self.table = epoch_table(labels, config, self.rng, swap)
 
     return Batches()
 
@@ -160,6 +219,30 @@ class TrainResult:
     best_epoch: int  # 1-based
     epochs_run: int
     seconds: float
+
+
+def _swap_auc(val: CropSet) -> Any:
+    """A callback that puts the protocol's selection score of each epoch in the logs as
+    `val_swap_auc`, before early stopping reads them."""
+    import keras
+
+    from training.measures import auc
+
+    rows = np.isin(val.crop_sources, SWAP_SOURCES)
+    crops, labels = val.crops[rows], val.labels[rows].astype(np.int64)
+    sources = val.crop_sources[rows]
+
+    class SwapAUC(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            scores = score(self.model, crops)
+            value = selection_score(
+                {s: auc(labels[sources == s], scores[sources == s]) for s in SWAP_SOURCES}
+            )
+            if logs is not None:
+                logs["val_swap_auc"] = value
+            log.info("epoch %d: validation selection score %.4f", epoch + 1, value)
+
+    return SwapAUC()
 
 
 def _time_budget(seconds: float | None) -> Any:
@@ -209,21 +292,24 @@ def train(
     )
     val_crops, val_labels, _ = validation_arrays(val_set, config.self_blend, config.seed)
     stopper = keras.callbacks.EarlyStopping(
-        monitor="val_auc", mode="max", patience=config.patience, restore_best_weights=True
+        monitor=config.monitor, mode="max", patience=config.patience, restore_best_weights=True
     )
     clock = _time_budget(config.time_budget_s)
+    # The monitored value must be in the logs before early stopping reads them.
+    callbacks = [_swap_auc(val_set)] if config.monitor == "val_swap_auc" else []
+    swap = np.array([is_swap(source) for source in train_set.crop_sources], bool)
     started = time.monotonic()
     fitted = model.fit(
-        make_batches(train_set.crops, train_set.labels, config),
+        make_batches(train_set.crops, train_set.labels, config, swap),
         validation_data=(to_model_input(val_crops), val_labels.astype(np.float32)[:, None]),
         validation_batch_size=256,
         epochs=config.epochs,
-        callbacks=[stopper, clock],
+        callbacks=[*callbacks, stopper, clock],
         verbose=verbose,
     )
     history = {k: [float(v) for v in values] for k, values in fitted.history.items()}
     history["epoch_seconds"] = clock.durations
-    aucs = history.get("val_auc", [])
+    aucs = history.get(config.monitor, [])
     return TrainResult(
         model=model,
         history=history,
@@ -303,6 +389,22 @@ def main(argv: list[str] | None = None) -> None:
         default=defaults.blend_share,
         help="share of the fake class made of self-blends when mixing with labelled fakes",
     )
+    parser.add_argument(
+        "--swap-share",
+        type=float,
+        help="share of the fake class made of face-swap crops (the rest: blends, synthetic)",
+    )
+    parser.add_argument(
+        "--monitor", choices=MONITORS, default=defaults.monitor, help="what early stopping watches"
+    )
+    parser.add_argument("--split", type=Path, help="a fixed split file (training.split)")
+    parser.add_argument(
+        "--arch-option",
+        action="append",
+        default=[],
+        metavar="KEY=INT",
+        help="architecture option, e.g. width=2 (repeatable)",
+    )
     parser.add_argument("--no-self-blend", action="store_true", help="labelled fakes only")
     parser.add_argument("--no-real-fakes", action="store_true", help="self-blended fakes only")
     parser.add_argument(
@@ -330,6 +432,9 @@ def main(argv: list[str] | None = None) -> None:
         self_blend=not args.no_self_blend,
         real_fakes=not args.no_real_fakes,
         blend_share=args.blend_share,
+        swap_share=args.swap_share,
+        monitor=args.monitor,
+        arch_options=dict(_option(text) for text in args.arch_option),
         confident_only=not args.all_crops,
         time_budget_s=args.time_budget,
         seed=args.seed,
@@ -338,7 +443,10 @@ def main(argv: list[str] | None = None) -> None:
     config.check()
     items = load_items(args.data, args.root)
     root = args.root or (args.data.parent if args.data.is_file() else args.data)
-    train_items, val_items = split_by_group(items, args.val_fraction, args.seed)
+    if args.split:
+        train_items, val_items = apply_split(items, read_split(args.split))
+    else:
+        train_items, val_items = split_by_group(items, args.val_fraction, args.seed)
     crops = cached(items, args.cache, Extraction(target_fps=args.fps), workers=args.workers)
     train_set = crops.of_items({str(i.path) for i in train_items})
     val_set = crops.of_items({str(i.path) for i in val_items})
@@ -352,6 +460,11 @@ def main(argv: list[str] | None = None) -> None:
         result.seconds,
         args.run_dir,
     )
+
+
+def _option(text: str) -> tuple[str, int]:
+    key, _, value = text.partition("=")
+    return key, int(value)
 
 
 if __name__ == "__main__":

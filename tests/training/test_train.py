@@ -68,3 +68,22 @@ def test_training_can_continue_from_a_saved_model(run_dir: Path, tiny_crops: Cro
         verbose=0,
     )
     assert not np.array_equal(fresh.model.layers[1].get_weights()[0], kernel)
+
+
+def test_composed_fake_class_has_the_configured_shares_of_swaps_blends_and_synthetic() -> None:
+    labels = np.array([0] * 600 + [1] * 50 + [1] * 400)  # reals, 50 swaps, 400 synthetic
+    swap = np.array([False] * 600 + [True] * 50 + [False] * 400)
+    config = TrainConfig(swap_share=1 / 3, blend_share=1 / 3, epoch_size=None)
+    table = epoch_table(labels, config, np.random.default_rng(0), swap)
+    kinds = table[:, 1]
+    assert (kinds == REAL).sum() == 600  # as many fakes as reals
+    fakes = table[kinds == FAKE, 0]
+    assert swap[fakes].sum() == 200  # the small swap pool is drawn with replacement
+    assert (~swap[fakes]).sum() == 200
+    assert (kinds == BLEND).sum() == 200
+    assert (labels[table[kinds == BLEND, 0]] == 0).all()  # blends are made from reals
+
+
+def test_composed_shares_must_leave_room_for_synthetic_fakes() -> None:
+    with pytest.raises(ValueError, match="synthetic"):
+        TrainConfig(swap_share=0.5, blend_share=0.5).check()
