@@ -65,4 +65,8 @@ def _plain_cnn(seed: int, width: int, size: int, *, blocks: int, convs: int, nam
     return keras.Model(inputs, outputs, name=name)
 
 
-ARCHITECTURES: dict[str, Callable[..., Any]] = {"efficientnetb0": efficientnet_b0, "cnn4": cnn4, "cnn5x2": cnn5x2}
+ARCHITECTURES: dict[str, Callable[..., Any]] = {
+    "efficientnetb0": efficientnet_b0,
+    "cnn4": cnn4,
+    "cnn5x2": cnn5x2,
+}

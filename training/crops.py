@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from api.contract import DEFAULT_CROP_SIZE
 from api.pipeline.extract import extract_faces, extract_image_faces
 from api.pipeline.faces import CASCADE_FILE, HaarFaceDetector, crop, expand, largest
 
@@ -83,14 +84,18 @@ class Crops:
 
 
 def image_crops(
-    path: Path, detector: HaarFaceDetector, margin: float = MARGIN, check: bool = True
+    path: Path,
+    detector: HaarFaceDetector,
+    margin: float = MARGIN,
+    check: bool = True,
+    size: int = DEFAULT_CROP_SIZE,
 ) -> Crops:
     """The largest face of a still image, as the gateway crops images.
 
     When nothing is found the image is retried with a replicated border (tight face crops leave
     the cascade no context), with the same search and crop functions; failing that, no crop.
     """
-    samples = extract_image_faces(path, detector=detector, margin=margin)
+    samples = extract_image_faces(path, detector=detector, margin=margin, crop_size=size)
     faces = samples.frames[0].faces if samples.frames else []
     if faces:
         chosen = faces[0].crop  # largest first
@@ -103,7 +108,7 @@ def image_crops(
         if box is None:
             return Crops(sampled=1)
         height, width = padded.shape[:2]
-        chosen = crop(padded, expand(box, width, height, margin))
+        chosen = crop(padded, expand(box, width, height, margin), size)
     return Crops(
         crops=[chosen], times=[0.0], confident=[face_in_crop(chosen) if check else True], sampled=1
     )
@@ -117,10 +122,16 @@ def video_crops(
     max_frames: int,
     margin: float = MARGIN,
     check: bool = True,
+    size: int = DEFAULT_CROP_SIZE,
 ) -> Crops:
     """The largest-face crops the gateway cuts from this video (extract_faces, unchanged)."""
     samples = extract_faces(
-        path, target_fps=target_fps, max_frames=max_frames, detector=detector, margin=margin
+        path,
+        target_fps=target_fps,
+        max_frames=max_frames,
+        detector=detector,
+        margin=margin,
+        crop_size=size,
     )
     crops = list(samples.crops)
     return Crops(
@@ -139,6 +150,7 @@ def media_crops(
     max_frames: int,
     margin: float = MARGIN,
     check: bool = True,
+    size: int = DEFAULT_CROP_SIZE,
 ) -> Crops:
     if is_video(path):
         return video_crops(
@@ -148,9 +160,10 @@ def media_crops(
             max_frames=max_frames,
             margin=margin,
             check=check,
+            size=size,
         )
     if is_image(path):
-        return image_crops(path, detector, margin, check)
+        return image_crops(path, detector, margin, check, size)
     raise ValueError(f"{path} is neither an image nor a video ({path.suffix})")
 
 

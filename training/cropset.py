@@ -35,6 +35,7 @@ class Extraction:
     margin: float = MARGIN
     # Look for a face inside each crop to flag doubtful ones (for training; ~5 ms a crop).
     flag_doubtful: bool = True
+    crop_size: int = DEFAULT_CROP_SIZE  # the model's input size
 
 
 @dataclass(slots=True)
@@ -109,6 +110,7 @@ def _extract(args: tuple[Item, Extraction]) -> Crops:
             max_frames=settings.max_frames,
             margin=settings.margin,
             check=settings.flag_doubtful,
+            size=settings.crop_size,
         )
     except Exception as exc:  # one unreadable file must not sink a long preparation
         log.warning("skipping %s: %s", item.path, exc)
@@ -131,7 +133,7 @@ def build(
     else:
         results = _collect(map(_extract, jobs), len(jobs), progress)
     counts = [len(r.crops) for r in results]
-    empty = np.zeros((0, DEFAULT_CROP_SIZE, DEFAULT_CROP_SIZE, 3), np.uint8)
+    empty = np.zeros((0, settings.crop_size, settings.crop_size, 3), np.uint8)
     return CropSet(
         crops=np.stack([c for r in results for c in r.crops]) if sum(counts) else empty,
         item=np.repeat(np.arange(len(items), dtype=np.int32), counts),
@@ -174,6 +176,8 @@ def cache_key(items: Sequence[Item], settings: Extraction) -> str:
     payload = json.dumps(
         [[str(i.path.resolve()), i.label, i.group, i.source] for i in items]
         + [[settings.target_fps, settings.max_frames, settings.margin, settings.flag_doubtful]]
+        # Only another size joins the key, so caches cut at the contract's default stay valid.
+        + ([[settings.crop_size]] if settings.crop_size != DEFAULT_CROP_SIZE else [])
         + [pipeline_fingerprint()]
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from api.contract import to_model_input
+from api.contract import DEFAULT_CROP_SIZE, to_model_input
 from training.architectures import ARCHITECTURES
 from training.cropset import TRAIN_FPS, CropSet, Extraction, cached
 from training.data import Item, load_items, split_by_group, write_csv
@@ -46,6 +46,7 @@ MONITORS = ("val_auc", "val_swap_auc")
 class TrainConfig:
     arch: str = "efficientnetb0"
     arch_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"width": 4} for cnn4
+    input_size: int = DEFAULT_CROP_SIZE  # crop side in pixels (the exported model serves it)
     epochs: int = 12  # at most; early stopping may end sooner
     batch_size: int = 64
     learning_rate: float = 1e-3
@@ -284,7 +285,9 @@ def train(
         keras.utils.set_random_seed(config.seed)
         model = keras.models.load_model(config.init_from, compile=False)
     else:
-        model = ARCHITECTURES[config.arch](seed=config.seed, **config.arch_options)
+        model = ARCHITECTURES[config.arch](
+            seed=config.seed, size=config.input_size, **config.arch_options
+        )
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss="binary_crossentropy",
@@ -399,6 +402,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--split", type=Path, help="a fixed split file (training.split)")
     parser.add_argument(
+        "--input-size", type=int, default=defaults.input_size, help="crop side in pixels"
+    )
+    parser.add_argument(
         "--arch-option",
         action="append",
         default=[],
@@ -435,6 +441,7 @@ def main(argv: list[str] | None = None) -> None:
         swap_share=args.swap_share,
         monitor=args.monitor,
         arch_options=dict(_option(text) for text in args.arch_option),
+        input_size=args.input_size,
         confident_only=not args.all_crops,
         time_budget_s=args.time_budget,
         seed=args.seed,
@@ -447,7 +454,8 @@ def main(argv: list[str] | None = None) -> None:
         train_items, val_items = apply_split(items, read_split(args.split))
     else:
         train_items, val_items = split_by_group(items, args.val_fraction, args.seed)
-    crops = cached(items, args.cache, Extraction(target_fps=args.fps), workers=args.workers)
+    extraction = Extraction(target_fps=args.fps, crop_size=args.input_size)
+    crops = cached(items, args.cache, extraction, workers=args.workers)
     train_set = crops.of_items({str(i.path) for i in train_items})
     val_set = crops.of_items({str(i.path) for i in val_items})
     log.info("train %d crops, validation %d crops", len(train_set), len(val_set))
