@@ -68,10 +68,16 @@ def bootstrap_interval(
 
 
 def auc_with_interval(
-    labels: np.ndarray, scores: np.ndarray, groups: np.ndarray, seed: int = 0
+    labels: np.ndarray,
+    scores: np.ndarray,
+    groups: np.ndarray,
+    seed: int = 0,
+    rounds: int = BOOTSTRAP_ROUNDS,
 ) -> dict[str, Any]:
     value = auc(labels, scores)
-    interval = bootstrap_interval(lambda rows: auc(labels[rows], scores[rows]), groups, seed=seed)
+    interval = bootstrap_interval(
+        lambda rows: auc(labels[rows], scores[rows]), groups, rounds, seed
+    )
     return {
         "auc": value,
         "ci95": interval,
@@ -81,7 +87,9 @@ def auc_with_interval(
     }
 
 
-def source_report(val: CropSet, scores: np.ndarray, seed: int = 0) -> dict[str, Any]:
+def source_report(
+    val: CropSet, scores: np.ndarray, seed: int = 0, rounds: int = BOOTSTRAP_ROUNDS
+) -> dict[str, Any]:
     """Frame- and video-level AUC with group-bootstrap intervals, per source and overall."""
     crop_sources, crop_groups = val.crop_sources, val.crop_groups
     item_labels, item_scores, items = video_scores(val, scores)
@@ -91,10 +99,14 @@ def source_report(val: CropSet, scores: np.ndarray, seed: int = 0) -> dict[str, 
         in_source = np.ones(len(items), bool) if source == "all" else val.sources[items] == source
         report[source] = {
             "frame": auc_with_interval(
-                val.labels[rows].astype(np.int64), scores[rows], crop_groups[rows], seed
+                val.labels[rows].astype(np.int64), scores[rows], crop_groups[rows], seed, rounds
             ),
             "video": auc_with_interval(
-                item_labels[in_source], item_scores[in_source], val.groups[items][in_source], seed
+                item_labels[in_source],
+                item_scores[in_source],
+                val.groups[items][in_source],
+                seed,
+                rounds,
             ),
         }
     report["selection_score"] = selection_score(
@@ -104,7 +116,7 @@ def source_report(val: CropSet, scores: np.ndarray, seed: int = 0) -> dict[str, 
 
 
 def paired_difference(
-    val: CropSet, new: np.ndarray, old: np.ndarray, seed: int = 0
+    val: CropSet, new: np.ndarray, old: np.ndarray, seed: int = 0, rounds: int = BOOTSTRAP_ROUNDS
 ) -> dict[str, Any]:
     """The selection score of `new` minus that of `old` on the same crops, with a paired
     group-bootstrap interval (both resampled with the same groups)."""
@@ -127,6 +139,6 @@ def paired_difference(
     point = difference(everything)
     return {
         "difference": point,
-        "ci95": bootstrap_interval(difference, groups, seed=seed),
+        "ci95": bootstrap_interval(difference, groups, rounds, seed),
         "rule": "mean frame AUC over " + ", ".join(SWAP_SOURCES),
     }

@@ -65,7 +65,7 @@ def test_bootstrap_resamples_whole_groups() -> None:
 def test_report_separable_scores_give_auc_one_per_source_and_video() -> None:
     val = swap_cropset()
     scores = val.labels.astype(np.float64) * 0.5 + 0.25
-    report = source_report(val, scores)
+    report = source_report(val, scores, rounds=100)
     for source in SWAP_SOURCES:
         assert report[source]["frame"]["auc"] == 1.0
         assert report[source]["video"]["auc"] == 1.0
@@ -79,10 +79,10 @@ def test_paired_difference_of_a_model_with_itself_is_zero_and_of_a_better_one_po
     rng = np.random.default_rng(0)
     noise = rng.random(len(val))
     good = val.labels * 0.3 + noise * 0.7
-    same = paired_difference(val, noise, noise)
+    same = paired_difference(val, noise, noise, rounds=100)
     assert same["difference"] == 0.0
     assert same["ci95"] == (0.0, 0.0)
-    better = paired_difference(val, good, noise)
+    better = paired_difference(val, good, noise, rounds=100)
     assert better["difference"] > 0
     assert better["ci95"] is not None
     assert better["ci95"][1] > 0
