@@ -115,6 +115,7 @@ class ScoreStream:
             raise ValueError("no crops were added")
         results = [await task for _, task in self._sent]
         if len({r.version for r in results}) > 1:
-            # A version label moved mid-video: one version must score the whole video.
+            # A version label moved mid-video: one version must score the whole video. (The
+            # backend refuses the crops if the version it now resolves takes another size.)
             return await self._call(np.concatenate([crops for crops, _ in self._sent]))
         return Scored(np.concatenate([r.scores for r in results]), results[0].version)

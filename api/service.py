@@ -7,6 +7,7 @@ import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,6 @@ from api import answer, backends
 from api.admission import Admission
 from api.answer import DetectorSettings, Provenance
 from api.backends import ScoringBackend
-from api.contract import DEFAULT_CROP_SIZE
 from api.digest import model_digest
 from api.errors import BackendError, UnsupportedMedia
 from api.metrics import Metrics
@@ -91,10 +91,15 @@ class DetectionService:
             # The answering version is known in advance: refuse an unknown name before decoding.
             self.thresholds.decide(self._configured_version(), options.operating_point)
         started = time.perf_counter()
+        sniffed = await asyncio.get_running_loop().run_in_executor(self.pool, sniff_file, path)
+        _require_media(sniffed)  # refused before the backend is asked anything
+        crop_size = await self._crop_size(record)
         batch = self.settings.STREAM_BATCH
         # Every backend call's time goes to the record, cancelled calls' included.
         async with ScoreStream(self.backend, batch, record.score_calls.append) as stream:
-            samples = await self._extract(path, options, on_progress, stream)
+            samples = await self._extract(
+                path, sniffed, options, crop_size, on_progress, stream.add_frame
+            )
             record.extracted(samples)
             if samples.sampled_frames == 0:
                 raise UnsupportedMedia(
@@ -102,40 +107,56 @@ class DetectionService:
                     "(audio-only, truncated or corrupt). Send a video with a picture track."
                 )
             scores = await self._score(stream, samples, record)
-        result = await self._answer(samples, scores, options, started)
+        result = await self._answer(samples, scores, options, started, crop_size)
         record.answered(result.version, result.score, result.verdict)
         return result
+
+    async def _crop_size(self, record: PredictRecord) -> int:
+        """The crop size of the version that would answer now, asked before extraction.
+
+        With a version label the version may change while the upload is read: the backend
+        refuses (CropSizeChanged, 503) crops of another size than the scoring version takes,
+        so an answer's crops, its scores and its `crop_size` always agree."""
+        try:
+            return await self.backend.crop_size()
+        except BackendError as exc:
+            record.backend_error = exc.code
+            raise
 
     async def _extract(
         self,
         path: Path,
+        sniffed: Sniffed,
         options: PredictOptions,
+        crop_size: int,
         on_progress: FrameProgress | None,
-        stream: ScoreStream,
+        on_frame: OnFrame,
     ) -> FaceSamples:
         """Decode and find faces on a worker thread, each frame's crops streamed to scoring."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self.pool, self._extract_sync, path, options, on_progress, stream.add_frame
+            self.pool,
+            partial(self._extract_sync, path, sniffed, options, crop_size, on_progress, on_frame),
         )
 
     def _extract_sync(
         self,
         path: Path,
+        sniffed: Sniffed,
         options: PredictOptions,
+        crop_size: int,
         on_progress: FrameProgress | None,
         on_frame: OnFrame,
     ) -> FaceSamples:
-        sniffed = sniff_file(path)
-        if sniffed.kind is MediaKind.IMAGE and sniffed.format in IMAGE_FORMATS:
+        if _is_image(sniffed):
             return extract_image_faces(
                 path,
                 detector=self.detector,
                 margin=self.settings.FACE_MARGIN,
                 max_pixels=self.settings.MAX_VIDEO_PIXELS,
+                crop_size=crop_size,
                 on_frame=on_frame,
             )
-        _require_video(sniffed)
         return extract_faces(
             path,
             target_fps=options.fps,
@@ -144,6 +165,7 @@ class DetectionService:
             margin=self.settings.FACE_MARGIN,
             max_pixels=self.settings.MAX_VIDEO_PIXELS,
             redetect_every=self.settings.REDETECT_EVERY,
+            crop_size=crop_size,
             on_progress=on_progress,
             on_frame=on_frame,
         )
@@ -169,7 +191,12 @@ class DetectionService:
         return scores
 
     async def _answer(
-        self, samples: FaceSamples, scores: FrameScores, options: PredictOptions, started: float
+        self,
+        samples: FaceSamples,
+        scores: FrameScores,
+        options: PredictOptions,
+        started: float,
+        crop_size: int,
     ) -> PredictResponse:
         decision = self.thresholds.decide(scores.version, options.operating_point)
         assessment = assess(samples, scores.frames, decision.threshold, decision.band)
@@ -183,7 +210,7 @@ class DetectionService:
             options=options,
             version=scores.version,
             latency_ms=latency_ms,
-            provenance=await self._provenance(scores.version),
+            provenance=await self._provenance(scores.version, crop_size),
         )
 
     def _observe(self, record: PredictRecord) -> None:
@@ -204,7 +231,7 @@ class DetectionService:
     def _configured_version(self) -> str:
         return self.settings.MODEL_VERSION_LABEL or str(self.settings.MODEL_VERSION)
 
-    async def _provenance(self, version: str) -> Provenance:
+    async def _provenance(self, version: str, crop_size: int) -> Provenance:
         settings = self.settings
         model_dir = settings.MODEL_BASE_PATH / settings.MODEL_NAME / version
         return Provenance(
@@ -220,13 +247,17 @@ class DetectionService:
                 redetect_every=settings.REDETECT_EVERY,
             ),
             face_margin=settings.FACE_MARGIN,
-            crop_size=DEFAULT_CROP_SIZE,
+            crop_size=crop_size,
             threshold_setting=settings.THRESHOLD,
         )
 
 
-def _require_video(sniffed: Sniffed) -> None:
-    if sniffed.kind is MediaKind.VIDEO:
+def _is_image(sniffed: Sniffed) -> bool:
+    return sniffed.kind is MediaKind.IMAGE and sniffed.format in IMAGE_FORMATS
+
+
+def _require_media(sniffed: Sniffed) -> None:
+    if sniffed.kind is MediaKind.VIDEO or _is_image(sniffed):
         return
     advice = {
         MediaKind.IMAGE: f"a {sniffed.format} image, a format this service does not read",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from tests.support.tf_serving import TFServingTestServer
 from tests.support.videos import make_video
 
 MODEL = "deepfake"
+SIZED = 96  # the crop size of sized_model_base's v2
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +44,31 @@ def serving(tf_serving: TFServingTestServer) -> Iterator[TFServingTestServer]:
     tf_serving.state.labels.clear()
     for servable in tf_serving.state.models[MODEL].values():
         servable.state = "AVAILABLE"
+
+
+@pytest.fixture(scope="session")
+def sized_model_base(model_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MODEL_BASE_PATH with deepfake v1 = model_base's v1 (mean red channel of 64 px crops),
+    v2 = mean red channel of SIZED px crops: a model of another input size."""
+    base = tmp_path_factory.mktemp("sized_models")
+    shutil.copytree(model_base / MODEL / "1", base / MODEL / "1")
+    export_channel_mean(base, MODEL, 2, "red", size=SIZED)
+    return base
+
+
+@pytest.fixture(scope="session")
+def sized_tf_serving(sized_model_base: Path) -> Iterator[TFServingTestServer]:
+    with TFServingTestServer() as server:
+        server.state.load(MODEL, sized_model_base / MODEL)
+        yield server
+
+
+@pytest.fixture
+def sized_serving(sized_tf_serving: TFServingTestServer) -> Iterator[TFServingTestServer]:
+    """sized_model_base on the test server, with faults and labels reset after each test."""
+    yield sized_tf_serving
+    sized_tf_serving.state.faults.clear()
+    sized_tf_serving.state.labels.clear()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """Write a Keras model as a version TF Serving and LiteRT serve: SavedModel, warm-up, .tflite.
 
 Keras 3 no longer writes SavedModels from `model.save(dir)`; `ExportArchive` does, with the
-signatures named and shaped exactly as `api.contract` says (S = DEFAULT_CROP_SIZE):
+signatures named and shaped exactly as `api.contract` says (S = the Keras model's square input
+size, DEFAULT_CROP_SIZE when its input leaves it open):
 
 - serving_default(image: float32 [-1, S, S, 3] in [0, 1]) -> {p_fake: float32 [-1, 1]}
 - serving_uint8(image: uint8 [-1, S, S, 3] in 0..255): 4x smaller requests, same scores
@@ -19,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from api.contract import (
-    DEFAULT_CROP_SIZE,
     DEFAULT_SIGNATURE,
     ENCODED_INPUT_NAME,
     ENCODED_SIGNATURE,
@@ -27,10 +27,9 @@ from api.contract import (
     OUTPUT_NAME,
     TFLITE_FILE,
     UINT8_SIGNATURE,
+    crop_size_from_shape,
 )
 from training.warmup import write_warmup
-
-CROP_SHAPE = [DEFAULT_CROP_SIZE, DEFAULT_CROP_SIZE, 3]
 
 
 def version_of(out_dir: Path) -> int:
@@ -40,9 +39,17 @@ def version_of(out_dir: Path) -> int:
     return int(out_dir.name)
 
 
-def _endpoints(model: Any) -> list[tuple[str, Any, Any]]:
-    """(signature name, function, input spec) of the three signatures around `model`."""
+def crop_size_of(model: Any) -> int:
+    """The square crop size a Keras model takes ([-1, S, S, 3]; open -> DEFAULT_CROP_SIZE)."""
+    return crop_size_from_shape(list(model.input_shape))
+
+
+def _endpoints(model: Any, size: int) -> list[tuple[str, Any, Any]]:
+    """(signature name, function, input spec) of the three signatures around `model`, for
+    SxS crops."""
     import tensorflow as tf
+
+    crop_shape = [size, size, 3]
 
     def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
         return {OUTPUT_NAME: model(image, training=False)}
@@ -60,32 +67,33 @@ def _endpoints(model: Any) -> list[tuple[str, Any, Any]]:
             lambda: tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False),
         )
         # A crop of the wrong size is an error, not something to resize silently.
-        return tf.ensure_shape(image, CROP_SHAPE)
+        return tf.ensure_shape(image, crop_shape)
 
     def serve_encoded(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         images = tf.map_fn(
-            decode, image_bytes, fn_output_signature=tf.TensorSpec(CROP_SHAPE, tf.uint8)
+            decode, image_bytes, fn_output_signature=tf.TensorSpec(crop_shape, tf.uint8)
         )
         return serve_uint8(images)
 
     return [
-        (DEFAULT_SIGNATURE, serve, tf.TensorSpec([None, *CROP_SHAPE], tf.float32, INPUT_NAME)),
-        (UINT8_SIGNATURE, serve_uint8, tf.TensorSpec([None, *CROP_SHAPE], tf.uint8, INPUT_NAME)),
+        (DEFAULT_SIGNATURE, serve, tf.TensorSpec([None, *crop_shape], tf.float32, INPUT_NAME)),
+        (UINT8_SIGNATURE, serve_uint8, tf.TensorSpec([None, *crop_shape], tf.uint8, INPUT_NAME)),
         (ENCODED_SIGNATURE, serve_encoded, tf.TensorSpec([None], tf.string, ENCODED_INPUT_NAME)),
     ]
 
 
 def export_saved_model(model: Any, out_dir: Path, *, model_name: str = "deepfake") -> Path:
     """Export `model` (one [-1, S, S, 3] input, one [-1, 1] output) with serving_default, the
-    compact signatures, a warm-up file and the .tflite."""
+    compact signatures, a warm-up file and the .tflite, all at the model's own S."""
     import keras
 
+    size = crop_size_of(model)
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for name, fn, spec in _endpoints(model):
+    for name, fn, spec in _endpoints(model, size):
         archive.add_endpoint(name=name, fn=fn, input_signature=[spec])
     archive.write_out(str(out_dir), verbose=False)
-    write_warmup(out_dir, model_name)
+    write_warmup(out_dir, model_name, size)
     write_tflite(out_dir)
     return out_dir
 

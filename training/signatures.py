@@ -43,10 +43,11 @@ TOLERANCE = {
 JPEG_QUALITY = 95
 
 
-def signatures_description() -> dict[str, Any]:
-    """The three signatures as the model card describes them to people."""
-    shape = f"[-1, {DEFAULT_CROP_SIZE}, {DEFAULT_CROP_SIZE}, 3]"
-    crop = f"{DEFAULT_CROP_SIZE}x{DEFAULT_CROP_SIZE}"
+def signatures_description(size: int = DEFAULT_CROP_SIZE) -> dict[str, Any]:
+    """The three signatures of a version taking SxS crops (S = `size`), as the model card
+    describes them to people."""
+    shape = f"[-1, {size}, {size}, 3]"
+    crop = f"{size}x{size}"
     return {
         DEFAULT_SIGNATURE: {
             "inputs": {INPUT_NAME: f"float32 {shape} RGB in [0, 1] (pixel / 255)"},
@@ -139,9 +140,11 @@ def check_signatures(differences: dict[str, float]) -> None:
         )
 
 
-def described_signatures(differences: dict[str, float] | None, n_crops: int) -> dict[str, Any]:
+def described_signatures(
+    differences: dict[str, float] | None, n_crops: int, size: int = DEFAULT_CROP_SIZE
+) -> dict[str, Any]:
     """`signatures_description` with, per signature, the measured differences and tolerances."""
-    described = signatures_description()
+    described = signatures_description(size)
     if differences is None:
         return described
     for key, value in differences.items():

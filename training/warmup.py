@@ -26,12 +26,13 @@ from training.signatures import encode
 WARMUP_BATCH_SIZES = (1, 8)
 
 
-def warmup_crops(count: int, seed: int = 0) -> np.ndarray:
-    """Deterministic uint8 crops for warm-up requests (content does not matter, shapes do)."""
+def warmup_crops(count: int, seed: int = 0, size: int = DEFAULT_CROP_SIZE) -> np.ndarray:
+    """Deterministic uint8 SxS crops for warm-up requests (content does not matter, shapes
+    do: a warm-up of another size than the signature's would fail)."""
     rng = np.random.default_rng(seed)
-    ramp = np.linspace(40, 210, DEFAULT_CROP_SIZE, dtype=np.float32)
+    ramp = np.linspace(40, 210, size, dtype=np.float32)
     base = (ramp[None, :, None] + ramp[:, None, None]) / 2
-    noise = rng.normal(0, 12, (count, DEFAULT_CROP_SIZE, DEFAULT_CROP_SIZE, 3))
+    noise = rng.normal(0, 12, (count, size, size, 3))
     crops: np.ndarray = np.clip(base[None] + noise, 0, 255).astype(np.uint8)
     return crops
 
@@ -50,13 +51,15 @@ def _signature_inputs(crops: np.ndarray) -> dict[str, tuple[str, Any]]:
     }
 
 
-def warmup_requests(model_name: str) -> list[Any]:
-    """PredictionLog records: every signature at the batch sizes in WARMUP_BATCH_SIZES."""
+def warmup_requests(model_name: str, crop_size: int = DEFAULT_CROP_SIZE) -> list[Any]:
+    """PredictionLog records: every signature at the batch sizes in WARMUP_BATCH_SIZES, with
+    crops of the model's `crop_size`."""
     from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
     records = []
-    for size in WARMUP_BATCH_SIZES:
-        for signature, (key, tensor) in _signature_inputs(warmup_crops(size)).items():
+    for batch in WARMUP_BATCH_SIZES:
+        crops = warmup_crops(batch, size=crop_size)
+        for signature, (key, tensor) in _signature_inputs(crops).items():
             request = predict_pb2.PredictRequest()
             request.model_spec.name = model_name
             request.model_spec.signature_name = signature
@@ -69,14 +72,15 @@ def warmup_requests(model_name: str) -> list[Any]:
     return records
 
 
-def write_warmup(out_dir: Path, model_name: str) -> Path:
-    """The warm-up records of `model_name`, where TF Serving looks for them in `out_dir`."""
+def write_warmup(out_dir: Path, model_name: str, crop_size: int = DEFAULT_CROP_SIZE) -> Path:
+    """The warm-up records of `model_name` (SxS crops, S = `crop_size`), where TF Serving looks
+    for them in `out_dir`."""
     import tensorflow as tf
 
     path = out_dir / WARMUP_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
-        for record in warmup_requests(model_name):
+        for record in warmup_requests(model_name, crop_size):
             writer.write(record.SerializeToString())
     return path
 

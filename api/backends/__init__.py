@@ -8,7 +8,7 @@ import asyncio
 
 import httpx
 
-from api.backends.base import BackendStatus, Scored, ScoringBackend
+from api.backends.base import BackendStatus, CropSizeChanged, Scored, ScoringBackend
 from api.backends.embedded import EmbeddedBackend
 from api.backends.guard import CircuitBreaker, GuardedBackend
 from api.backends.tf_serving import TFServingBackend
@@ -17,6 +17,7 @@ from settings import BackendKind, Settings
 __all__ = [
     "BackendStatus",
     "CircuitBreaker",
+    "CropSizeChanged",
     "EmbeddedBackend",
     "GuardedBackend",
     "Scored",

@@ -9,7 +9,7 @@ from typing import Literal
 
 import numpy as np
 
-from api.errors import BackendBadResponse
+from api.errors import BackendBadResponse, BackendError
 
 BackendName = Literal["embedded", "tfserving"]
 
@@ -27,8 +27,16 @@ class BackendStatus:
     version: str | None = None  # the version that would answer, when known
 
 
+class CropSizeChanged(BackendError):
+    """The model version that would score takes crops of another size than the upload was
+    cropped at (a version label moved to it during the request): send the upload again."""
+
+    status_code = 503
+    code = "crop_size_changed"
+
+
 class ScoringBackend(ABC):
-    """Scores face crops: RGB uint8 [N, 64, 64, 3] -> P(fake) [N].
+    """Scores face crops: RGB uint8 [N, S, S, 3] -> P(fake) [N], S the version's `crop_size`.
 
     Backends take the crops as bytes and bring them to the model's input themselves (float32
     in [0, 1] for serving_default), so a compact wire format needs no lossy round trip."""
@@ -45,10 +53,26 @@ class ScoringBackend(ABC):
         """Scores for the crops, and the model version that computed them."""
 
     @abstractmethod
+    async def crop_size(self) -> int:
+        """The crop size the version that would answer now takes (what its signature fixes,
+        DEFAULT_CROP_SIZE when it leaves it open); raises BackendError as `predict` does."""
+
+    @abstractmethod
     async def status(self) -> BackendStatus: ...
 
     @abstractmethod
     async def close(self) -> None: ...
+
+
+def check_crops(crops: np.ndarray, size: int, version: str) -> None:
+    """Refuse crops the version does not take, rather than have it score (or reject) them."""
+    if crops.shape[1:3] != (size, size):
+        got = "x".join(str(d) for d in crops.shape[1:3])
+        raise CropSizeChanged(
+            f"Model version {version} takes {size}x{size} crops but the upload was cropped at "
+            f"{got} (the version label moved while it was read): send it again.",
+            headers={"Retry-After": "1"},
+        )
 
 
 def check_scores(raw: object, expected: int, source: str) -> np.ndarray:

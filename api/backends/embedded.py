@@ -16,15 +16,24 @@ from pathlib import Path
 
 import numpy as np
 
-from api.backends.base import BackendStatus, Scored, ScoringBackend, check_scores
+from api.backends.base import (
+    BackendStatus,
+    Scored,
+    ScoringBackend,
+    check_crops,
+    check_scores,
+)
 from api.backends.runtimes import Runner, litert_installed, litert_runner, tensorflow_runner
-from api.contract import DEFAULT_CROP_SIZE, TFLITE_FILE
+from api.contract import TFLITE_FILE
 from api.pipeline.batching import chunks
 from settings import EmbeddedRuntime
 
 log = logging.getLogger(__name__)
 
-WARMUP = np.zeros((1, DEFAULT_CROP_SIZE, DEFAULT_CROP_SIZE, 3), np.uint8)
+
+def warmup_batch(size: int) -> np.ndarray:
+    """One black crop at the model's own size: what the first call is paid with at load."""
+    return np.zeros((1, size, size, 3), np.uint8)
 
 
 class EmbeddedBackend(ScoringBackend):
@@ -62,8 +71,10 @@ class EmbeddedBackend(ScoringBackend):
             runner = tensorflow_runner(model_dir, threads)
         backend = cls(runner, runtime, model_dir, batch_size)
         # The first call allocates and optimises (~0.5 s with TensorFlow): pay it at start.
-        backend._run(WARMUP)
-        log.info("embedded model %s runs on %s", model_dir, runtime.value)
+        backend._run(warmup_batch(runner.crop_size))
+        log.info(
+            "embedded model %s runs on %s, %d px crops", model_dir, runtime.value, runner.crop_size
+        )
         return backend
 
     @property
@@ -76,7 +87,11 @@ class EmbeddedBackend(ScoringBackend):
         ]
         return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
 
+    async def crop_size(self) -> int:
+        return self._runner.crop_size
+
     async def predict(self, crops: np.ndarray) -> Scored:
+        check_crops(crops, self._runner.crop_size, self.model_dir.name)
         loop = asyncio.get_running_loop()
         raw = await loop.run_in_executor(self._executor, self._run, crops)
         return Scored(check_scores(raw, len(crops), "The embedded model"), self.model_dir.name)

@@ -6,7 +6,9 @@ loading (404) and overload (429/503) are retried with jittered exponential backo
 are not (the caller already waited REQUEST_TIMEOUT) and neither are 400/500 or nonsense
 answers (they would fail again). After BREAKER_FAILURES consecutive outages the circuit opens:
 requests fail at once with 503 and Retry-After, sparing the workers and the model server,
-until one trial request after the cooldown succeeds.
+until one trial request after the cooldown succeeds. `crop_size` (asked before each upload is
+read) is retried the same way and its outages count, but only scoring calls are trials: its
+answer is mostly cached and says nothing about the server's health.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
+from typing import TypeVar
 
 import numpy as np
 
 from api.backends.base import BackendName, BackendStatus, Scored, ScoringBackend
 from api.errors import BackendError, BackendTimeout, BackendUnavailable
+
+T = TypeVar("T")
 
 
 class BreakerState(StrEnum):
@@ -115,10 +120,18 @@ class GuardedBackend(ScoringBackend):
         self._sleep = sleep
 
     async def predict(self, crops: np.ndarray) -> Scored:
+        return await self._call(lambda: self.inner.predict(crops), trial=True)
+
+    async def crop_size(self) -> int:
+        return await self._call(self.inner.crop_size, trial=False)
+
+    async def _call(self, call: Callable[[], Awaitable[T]], *, trial: bool) -> T:
+        """`call` with retries; `trial`: it may be the half-open trial, and success closes."""
         for attempt in range(self.retries + 1):
-            self.breaker.before_call()
+            if trial or self.breaker.state is BreakerState.OPEN:
+                self.breaker.before_call()  # nothing goes out while the circuit is open
             try:
-                scores = await self.inner.predict(crops)
+                result = await call()
             except BackendError as exc:
                 if is_outage(exc):
                     self.breaker.on_failure()
@@ -127,8 +140,9 @@ class GuardedBackend(ScoringBackend):
                     raise
                 await self._sleep(self.backoff * 2**attempt * random.uniform(0.5, 1.5))
             else:
-                self.breaker.on_success()
-                return scores
+                if trial:
+                    self.breaker.on_success()
+                return result
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def status(self) -> BackendStatus:

@@ -1,6 +1,7 @@
 """The two runtimes that run a model version in-process, each behind one callable.
 
-A `Runner` takes uint8 RGB crops [N, S, S, 3] and answers P(fake) [N, 1] in one call:
+A `Runner` takes uint8 RGB crops [N, S, S, 3] and answers P(fake) [N, 1] in one call, S being
+its `crop_size` (read from the model's input shape):
 - LiteRT runs `model.tflite` (the export converts serving_uint8): ~90 MB resident, no TensorFlow;
 - TensorFlow runs the SavedModel's serving_default, for versions without a `.tflite`.
 The embedded backend uses them, and the export checks the `.tflite` it writes with the same one.
@@ -9,17 +10,21 @@ The embedded backend uses them, and the export checks the `.tflite` it writes wi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from api.contract import DEFAULT_SIGNATURE, to_model_input
+from api.contract import DEFAULT_SIGNATURE, crop_size_from_shape, to_model_input
 
 log = logging.getLogger(__name__)
 
-Runner = Callable[[np.ndarray], np.ndarray]
+
+class Runner(Protocol):
+    crop_size: int  # the model's input height and width
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray: ...
 
 
 def litert_installed() -> bool:
@@ -52,8 +57,12 @@ class _LiteRTRunner:
     def __init__(self, run: Any, input_name: str) -> None:
         self._run = run
         self._input = input_name
+        details = run.get_input_details()[input_name]
         # The export converts serving_uint8 (crops as they are); a float32 model gets /255.
-        self._uint8 = run.get_input_details()[input_name]["dtype"] == np.uint8
+        self._uint8 = details["dtype"] == np.uint8
+        # `shape` has 1 for every open dimension; `shape_signature` keeps them open (-1).
+        shape = details.get("shape_signature", details["shape"])
+        self.crop_size = crop_size_from_shape(_open_as_none(shape))
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         batch = crops if self._uint8 else to_model_input(crops)
@@ -97,6 +106,8 @@ class _TensorFlowRunner:
                 f"'{DEFAULT_SIGNATURE}' of {model_dir} must take one input, has {list(inputs)}"
             )
         (self._input,) = inputs
+        shape = inputs[self._input].shape
+        self.crop_size = crop_size_from_shape(None if shape.rank is None else shape.as_list())
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         import tensorflow as tf
@@ -104,3 +115,8 @@ class _TensorFlowRunner:
         batch = tf.constant(to_model_input(crops), dtype=tf.float32)
         (output,) = self._signature(**{self._input: batch}).values()
         return np.asarray(output.numpy())
+
+
+def _open_as_none(shape: Sequence[int]) -> list[int | None]:
+    """LiteRT writes an open dimension as -1; crop_size_from_shape expects None."""
+    return [None if int(d) < 0 else int(d) for d in shape]

@@ -4,6 +4,9 @@ Protocol (tensorflow_serving/model_servers/http_rest_api_handler.cc):
 - status  GET  /v1/models/{name}[/versions/{v}|/labels/{l}]
           -> {"model_version_status": [{"version": "1", "state": "AVAILABLE", ...}]}
   answers 200 even while no version is AVAILABLE, so readiness reads the body;
+- metadata GET /v1/models/{name}/versions/{v}/metadata -> signature_def nested twice, tensor
+  sizes as strings ("-1" open): read once per version for its signature names (the wire format)
+  and its crop size (serving_default's input; DEFAULT_CROP_SIZE when open);
 - predict POST /v1/models/{name}/versions/{v}:predict, {"instances": [...]} -> {"predictions": ...}
   The REST answer does not say which version scored, so a label (`stable`) is first resolved to
   a version through the status endpoint (cached briefly) and the request is pinned to it: the
@@ -18,13 +21,26 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import numpy as np
 
-from api.backends.base import BackendStatus, Scored, ScoringBackend, check_scores
+from api.backends.base import (
+    BackendStatus,
+    Scored,
+    ScoringBackend,
+    check_crops,
+    check_scores,
+)
 from api.backends.wire import Encoder, encoder_for
+from api.contract import (
+    DEFAULT_CROP_SIZE,
+    DEFAULT_SIGNATURE,
+    UINT8_SIGNATURE,
+    crop_size_from_shape,
+)
 from api.errors import (
     BackendBadResponse,
     BackendError,
@@ -35,6 +51,16 @@ from api.pipeline.batching import chunks
 from settings import WireFormat
 
 SOURCE = "TF Serving"
+# Where a version's crop size is read: the image signatures, which declare [-1, S, S, 3].
+SIZED_SIGNATURES = (DEFAULT_SIGNATURE, UINT8_SIGNATURE)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """What the gateway reads once from a version's metadata."""
+
+    encoder: Encoder
+    crop_size: int
 
 
 class TFServingBackend(ScoringBackend):
@@ -59,7 +85,7 @@ class TFServingBackend(ScoringBackend):
         self.version_label = version_label  # when set, it decides the version, not model_version
         self._batch_size = batch_size
         self._wire = wire
-        self._encoders: dict[str, Encoder] = {}  # per served version (signatures may differ)
+        self._infos: dict[str, VersionInfo] = {}  # per served version (signatures may differ)
         self._label_ttl = label_ttl
         self._resolved: tuple[str, float] | None = None  # (version, monotonic expiry)
 
@@ -77,9 +103,12 @@ class TFServingBackend(ScoringBackend):
     def wanted(self) -> str:
         return f"label '{self.version_label}'" if self.version_label else f"v{self.model_version}"
 
+    async def crop_size(self) -> int:
+        return (await self._info(await self._version())).crop_size
+
     async def predict(self, crops: np.ndarray) -> Scored:
         version = await self._version()
-        encoder = await self._encoder(version)
+        encoder = await self._checked_encoder(version, crops)
         url = f"{self.model_url}/versions/{version}:predict"
         parts = [
             await self._predict_chunk(url, encoder.body(part), len(part))
@@ -88,14 +117,27 @@ class TFServingBackend(ScoringBackend):
         scores = np.concatenate(parts) if parts else np.zeros(0, np.float32)
         return Scored(scores, version)
 
-    async def _encoder(self, version: str) -> Encoder:
-        if version not in self._encoders:
-            signatures = None
-            if self._wire is WireFormat.AUTO:
-                url = f"{self.model_url}/versions/{version}/metadata"
-                signatures = _signature_names(_parse(await self._send("GET", url)))
-            self._encoders[version] = encoder_for(self._wire, signatures)
-        return self._encoders[version]
+    async def _checked_encoder(self, version: str, crops: np.ndarray) -> Encoder:
+        """The version's encoder, once the crops are known to be of its size.
+
+        A version's metadata is read once. With a pinned version and wire format `predict`
+        itself needs none (the service asked `crop_size` first, which read it, and the version
+        cannot change), so there the check uses the metadata only when it was read."""
+        if self._wire is WireFormat.AUTO or self.version_label or version in self._infos:
+            info = await self._info(version)
+            check_crops(crops, info.crop_size, version)
+            return info.encoder
+        return encoder_for(self._wire)
+
+    async def _info(self, version: str) -> VersionInfo:
+        if version not in self._infos:
+            url = f"{self.model_url}/versions/{version}/metadata"
+            signature_def = _signature_def(_parse(await self._send("GET", url)))
+            self._infos[version] = VersionInfo(
+                encoder_for(self._wire, set(signature_def)),
+                _crop_size(signature_def, f"{self.model_name} v{version}"),
+            )
+        return self._infos[version]
 
     async def _version(self) -> str:
         """The concrete version to score with: the pinned one, or the label's, cached briefly."""
@@ -146,12 +188,43 @@ class TFServingBackend(ScoringBackend):
         return response
 
 
-def _signature_names(metadata: Any) -> set[str]:
-    """Signature names from GET .../metadata (signature_def is nested twice)."""
+def _signature_def(metadata: Any) -> dict[str, Any]:
+    """The signatures by name, from GET .../metadata (signature_def is nested twice)."""
     try:
-        return set(metadata["metadata"]["signature_def"]["signature_def"])
+        signature_def = metadata["metadata"]["signature_def"]["signature_def"]
     except (KeyError, TypeError):
-        return set()
+        signature_def = None
+    if not isinstance(signature_def, dict):
+        raise BackendBadResponse(
+            f"{SOURCE} answered the version's metadata without signature_def: "
+            f"{_snippet(json.dumps(metadata))}"
+        )
+    return signature_def
+
+
+def _crop_size(signature_def: dict[str, Any], servable: str) -> int:
+    """The crop size the first image signature's input declares (DEFAULT_CROP_SIZE when it
+    leaves it open, or when the version has no image signature)."""
+    name = next((n for n in SIZED_SIGNATURES if n in signature_def), None)
+    if name is None:
+        return DEFAULT_CROP_SIZE
+    try:
+        (tensor,) = signature_def[name]["inputs"].values()
+        size = crop_size_from_shape(_dims(tensor.get("tensor_shape") or {}))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise BackendBadResponse(
+            f"{SOURCE} describes {servable}'s '{name}' input in a way the gateway cannot crop "
+            f"for (one square image input [-1, S, S, 3] expected): {exc}"
+        ) from exc
+    return size
+
+
+def _dims(tensor_shape: dict[str, Any]) -> list[int | None] | None:
+    """A TensorShapeProto as JSON (sizes as strings, "-1" open) -> its dimensions."""
+    if tensor_shape.get("unknown_rank"):
+        return None
+    sizes = [int(dim.get("size", -1)) for dim in tensor_shape.get("dim", [])]
+    return [None if size < 0 else size for size in sizes]
 
 
 def _parse(response: httpx.Response) -> Any:

@@ -47,7 +47,7 @@ MAX_FACES_PER_FRAME = 8  # the largest ones; bounds the cost of crowds
 @dataclass(frozen=True, slots=True)
 class FaceCrop:
     box: Box  # before the margin, source pixels
-    crop: np.ndarray  # RGB uint8 [64, 64, 3], the box grown by the margin
+    crop: np.ndarray  # RGB uint8 [S, S, 3] (S: the model's crop size), the box grown by the margin
 
 
 @dataclass(slots=True)

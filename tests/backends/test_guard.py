@@ -168,3 +168,30 @@ async def test_client_errors_do_not_open_the_circuit(
         with pytest.raises(BackendError):
             await backend.predict(BATCH)
     assert state_of(backend) is BreakerState.CLOSED
+
+
+async def test_crop_size_is_retried_but_only_scoring_closes_the_circuit(
+    client: httpx.AsyncClient, serving: TFServingTestServer
+) -> None:
+    clock, sleeps = Clock(), Sleeps()
+    backend = guarded(client, serving.url, clock, sleeps, retries=2)
+    serving.state.inject(Fault(503))  # the metadata read, retried
+    assert await backend.crop_size() == 64
+    assert len(sleeps.delays) == 1
+
+    backend.retries = 0
+    serving.state.inject(*[Fault(503)] * 2)  # with the metadata read's outage: 3 in a row
+    for _ in range(2):
+        with pytest.raises(BackendUnavailable, match="overloaded"):
+            await backend.predict(BATCH)
+    assert state_of(backend) is BreakerState.OPEN
+    before = len(serving.state.requests)
+    with pytest.raises(CircuitOpen):  # open: refused before the upload is read
+        await backend.crop_size()
+    assert requests_since(serving, before) == 0
+
+    clock.now = 10.5
+    assert await backend.crop_size() == 64  # cached: says nothing about the server
+    assert state_of(backend) is BreakerState.HALF_OPEN
+    await backend.predict(BATCH)  # the trial
+    assert state_of(backend) is BreakerState.CLOSED
