@@ -109,7 +109,7 @@ def predict_options(
     ] = None,
     include: Annotated[
         Literal["crops"] | None,
-        Query(description="'crops' adds each scored 64x64 face crop as a base64 JPEG"),
+        Query(description="'crops' adds each scored face crop (the model's size) as a base64 JPEG"),
     ] = None,
 ) -> PredictOptions:
     settings = service.settings

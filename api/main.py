@@ -25,8 +25,9 @@ from settings import Settings
 log = logging.getLogger(__name__)
 
 DESCRIPTION = """
-Upload a video; the gateway samples frames, finds the face in each with a Haar cascade, scores
-64x64 crops with an EfficientNetB0 (TF Serving or in-process) and averages the frame scores.
+Upload a video or an image; the gateway samples frames, finds the faces with a Haar cascade,
+scores face crops at the served model's input size (TF Serving or in-process) and averages the
+frame scores.
 `score` is P(fake); `label` is "fake" when score >= the threshold.
 """
 

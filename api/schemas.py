@@ -35,7 +35,8 @@ class FaceResult(BaseModel):
     score: float = Field(ge=0, le=1, description="P(fake) of this face's crop")
     track: int = Field(description="Id of the track (person) this face belongs to")
     crop: str | None = Field(
-        None, description="The 64x64 crop that was scored, JPEG in base64 (?include=crops)"
+        None,
+        description="The scored crop (the model's crop size), base64 JPEG (?include=crops)",
     )
 
 
