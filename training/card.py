@@ -41,6 +41,35 @@ INTENDED_USE = (
 )
 
 
+# The limitation of training.sources that calibration answers, by its opening words.
+UNCALIBRATED = "Scores are not calibrated probabilities"
+CALIBRATED_LIMITATION = (
+    "Scores are calibrated on validation (see calibration): a probability at the validation "
+    "set's mix of sources and of real and fake crops, not at another prevalence or on other "
+    "sources; use the thresholds in this card and treat scores inside the uncertainty band as "
+    "'unsure'."
+)
+
+
+def limitations(base: list[str], calibrated: bool) -> list[str]:
+    """`base` with its "not calibrated" entry replaced by what a calibrated model's scores mean."""
+    if not calibrated:
+        return list(base)
+    kept = [entry for entry in base if not entry.startswith(UNCALIBRATED)]
+    return [*kept, CALIBRATED_LIMITATION]
+
+
+def uncalibrated_entry(ece: float, bins: int) -> dict[str, Any]:
+    """The card's "calibration" of a model exported without one: how far off its scores were."""
+    return {
+        "method": "none",
+        "note": "scores are the network's sigmoid output",
+        "ece": ece,
+        "bins": bins,
+        "ece_method": f"on all validation crops, {bins} equal-width bins",
+    }
+
+
 def code_version(repo: Path | None = None) -> dict[str, Any]:
     """The git commit of the code that trained and exported the model, and whether the
     working tree had uncommitted changes to the code under training/."""

@@ -164,3 +164,53 @@ def report(
             mine = crop_sources == name
             out["per_source"][str(name)] = at_threshold(labels[mine], scores[mine], threshold)
     return out
+
+
+ECE_BINS = 15  # equal-width bins over [0, 1], as Guo et al. (2017) report ECE
+
+
+def _bin_sums(
+    labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, bins: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per equal-width score bin ([i/bins, (i+1)/bins), the last one closed at 1): the number of
+    crops, the sum of their labels and the sum of their scores."""
+    y, s = _arrays(labels, scores)
+    if bins < 1:
+        raise ValueError("bins must be >= 1")
+    # A score of exactly 1.0 belongs to the last bin, not to a bin of its own.
+    index = np.minimum((np.clip(s, 0.0, 1.0) * bins).astype(np.int64), bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    return counts, np.bincount(index, y, bins), np.bincount(index, s, bins)
+
+
+def calibration_bins(
+    labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, bins: int = ECE_BINS
+) -> list[dict[str, Any]]:
+    """Per equal-width score bin: how many crops, their mean score and the share of them that
+    were fake (the numbers of a reliability diagram)."""
+    counts, fakes, score_sums = _bin_sums(labels, scores, bins)
+    return [
+        {
+            "low": b / bins,
+            "high": (b + 1) / bins,
+            "n": int(counts[b]),
+            "mean_score": float(score_sums[b] / counts[b]) if counts[b] else None,
+            "fake_share": float(fakes[b] / counts[b]) if counts[b] else None,
+        }
+        for b in range(bins)
+    ]
+
+
+def expected_calibration_error(
+    labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, bins: int = ECE_BINS
+) -> float:
+    """ECE: sum over equal-width bins of (crops in bin / all crops) * |fake share - mean score|.
+
+    0 for scores that are, bin by bin, the observed share of fakes; at most 1. NaN without
+    scores. Binned ECE is biased upwards on small sets (each bin's share is itself noisy), so
+    compare ECEs measured on the same crops only.
+    """
+    counts, fakes, score_sums = _bin_sums(labels, scores, bins)
+    total = int(counts.sum())
+    # n_b / N * |fakes_b / n_b - scores_b / n_b| = |fakes_b - scores_b| / N
+    return float(np.abs(fakes - score_sums).sum() / total) if total else math.nan

@@ -2,20 +2,35 @@
 
 Every number in the card is measured on the exported SavedModel itself (its serving_default),
 on the run's validation crops: whole groups (identities, source videos) the model never saw.
+
+With calibration (the run's config `calibrate`, or `export_run(calibrate=True)`), the raw
+network scores the validation crops first, training.calibration fits and chooses Platt or
+isotonic on them, and the exported graph is the network followed by that calibration: TF
+Serving and LiteRT both answer calibrated P(fake), and the thresholds, operating points and
+band of the card are measured on those calibrated scores.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from api.contract import DEFAULT_CROP_SIZE, DEFAULT_SIGNATURE, TFLITE_FILE, to_model_input
 from training import measures, plots
-from training.card import INPUT_CONTRACT, INTENDED_USE, code_version, today, write_card
+from training.card import (
+    INPUT_CONTRACT,
+    INTENDED_USE,
+    code_version,
+    limitations,
+    today,
+    uncalibrated_entry,
+    write_card,
+)
 from training.crops import is_video
 from training.cropset import CropSet, Extraction, cached, pipeline_fingerprint
 from training.data import from_csv, summary
@@ -28,6 +43,9 @@ from training.signatures import (
 )
 from training.sources import DEFAULT_CAPS, LIMITATIONS, SOURCE_NOTES
 from training.train import BLEND, validation_arrays
+
+if TYPE_CHECKING:  # training.calibration imports Keras: only where a run is calibrated
+    from training.calibration import Choice
 
 THRESHOLD_METHOD = (
     "Youden's J (max TPR - FPR) on frame-level validation scores of real and labelled fake "
@@ -43,6 +61,10 @@ OPERATING_POINTS_METHOD = (
     "fprN: lowest threshold whose false-positive rate on frame-level validation scores is <= N%; "
     "balanced: Youden's J. fpr/tpr are the rates measured there."
 )
+# Largest |exported serving_default score - training.calibration's float64 map of the raw
+# network's score| accepted on the same crops: float32 rounding in the network and the layer.
+CALIBRATION_TOLERANCE = 1e-5
+CHECK_CROPS = 512  # validation crops the signature and calibration checks run on
 
 
 def validate(loaded: Any, val: CropSet, threshold: float | None = None) -> dict[str, Any]:
@@ -144,6 +166,90 @@ def save_reports(
     (reports / "validation_report.json").write_text(json.dumps(report, indent=2) + "\n")
 
 
+def raw_scores(model: Any, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The Keras model's scores [N] of uint8 crops, fed as serving_default feeds them."""
+    parts = [
+        np.asarray(model(to_model_input(crops[i : i + batch_size]), training=False)).reshape(-1)
+        for i in range(0, len(crops), batch_size)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def fit_calibration(
+    model: Any, val: CropSet, seed: int, method: str | None = None
+) -> tuple[Choice, np.ndarray]:
+    """The calibration chosen on the raw network's validation scores (`method`: this one
+    whatever the rule says), and those scores."""
+    from training.calibration import choose
+
+    scores = raw_scores(model, val.crops)
+    choice = choose(scores, val.labels, val.crop_groups, seed=seed)
+    if method is not None:
+        note = f"{method} chosen by the caller of the export, not by the rule"
+        choice = choice.instead(method, note)
+    return choice, scores
+
+
+def calibration_difference(loaded: Any, crops: np.ndarray, expected: np.ndarray) -> float:
+    """Largest |serving_default score - the expected calibrated score| on `crops`."""
+    served = run_signature(loaded, DEFAULT_SIGNATURE, to_model_input(crops))
+    return float(np.abs(served - expected).max()) if len(crops) else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Exported:
+    model: Any  # the Keras model exported: the network, then the calibration if any
+    loaded: Any  # the SavedModel as TF Serving loads it
+    differences: dict[str, float]  # of the signatures and the .tflite (training.signatures)
+    choice: Choice | None
+    calibration_difference: float | None  # serving_default vs the calibration's float64 map
+
+
+def export_checked(
+    raw: Any,
+    out_dir: Path,
+    model_name: str,
+    crops: np.ndarray,
+    choice: Choice | None = None,
+    raw_check: np.ndarray | None = None,
+) -> Exported:
+    """Export the network (followed by `choice`'s calibration); check every signature and the
+    .tflite against serving_default, and serving_default against the calibration's float64 map
+    of `raw_check` (the raw network's scores of `crops`).
+
+    An isotonic map can be steep between two knots (thousands of calibrated units per raw
+    unit), so float32 differences between runtimes that are harmless in raw scores can exceed
+    the tolerance there; the export then falls back to the Platt fit, and the card says why.
+    """
+    import tensorflow as tf
+
+    from training.calibration import Isotonic, calibrated_model
+
+    applied = None if choice is None else choice.calibration
+    model = raw if applied is None else calibrated_model(raw, applied)
+    export_saved_model(model, out_dir, model_name=model_name)
+    loaded = tf.saved_model.load(str(out_dir))
+    differences = signature_differences(loaded, crops, out_dir / TFLITE_FILE)
+    calibration = None
+    if applied is not None and raw_check is not None:
+        calibration = calibration_difference(loaded, crops, applied.predict(raw_check))
+    try:
+        check_signatures(differences)
+        if calibration is not None and calibration > CALIBRATION_TOLERANCE:
+            raise AssertionError(f"calibrated graph vs its reference: {calibration:.3g}")
+    except AssertionError as failure:
+        if choice is None or not isinstance(applied, Isotonic):
+            raise
+        reason = (
+            f"isotonic was chosen, but its steepest segment (slope {applied.max_slope():.3g}) "
+            f"magnified float32 differences between runtimes beyond tolerance ({failure})"
+        )
+        shutil.rmtree(out_dir)
+        fallback = choice.without_isotonic(reason)
+        return export_checked(raw, out_dir, model_name, crops, fallback, raw_check)
+    return Exported(model, loaded, differences, choice, calibration)
+
+
 def export_run(
     run_dir: Path,
     out_dir: Path,
@@ -152,30 +258,48 @@ def export_run(
     reports: Path | None = None,
     extra: dict[str, Any] | None = None,
     val: CropSet | None = None,
+    calibrate: bool | None = None,
+    calibration_method: str | None = None,
 ) -> dict[str, Any]:
     """Export the run's model to `out_dir`, validate it there and write its model card.
 
     `val`: validation crops cut afresh (see `fresh_validation`); default: the crops the run
-    saved, cut by the pipeline code of training time.
+    saved, cut by the pipeline code of training time. `calibrate`: fold a calibration fitted
+    on `val` into the graph; default: the run config's `calibrate` (off for runs without it).
+    `calibration_method`: apply "platt", "isotonic" or "none" instead of the rule's choice
+    (implies `calibrate`; the card still reports the rule's out-of-fold ECEs).
     """
     import keras
-    import tensorflow as tf
 
     run = json.loads((run_dir / "run.json").read_text())
-    model = keras.models.load_model(run_dir / "model.keras", compile=False)
-    export_saved_model(model, out_dir, model_name=model_name)
-    loaded = tf.saved_model.load(str(out_dir))
+    raw = keras.models.load_model(run_dir / "model.keras", compile=False)
     fresh = val is not None
     val = val if val is not None else CropSet.load(run_dir / "validation.npz")
-    differences = signature_differences(loaded, val.crops[:512], out_dir / TFLITE_FILE)
-    check_signatures(differences)
-    checked = validate(loaded, val)
-    blend = self_blend_check(loaded, val, run["config"]["seed"])
+    seed = run["config"]["seed"]
+    choice, scores = None, None
+    wanted = run["config"].get("calibrate", False) if calibrate is None else calibrate
+    if wanted or calibration_method is not None:
+        choice, scores = fit_calibration(raw, val, seed, calibration_method)
+    crops = val.crops[:CHECK_CROPS]
+    raw_check = None if scores is None else scores[:CHECK_CROPS]
+    exported = export_checked(raw, out_dir, model_name, crops, choice, raw_check)
+    checked = validate(exported.loaded, val)
+    blend = self_blend_check(exported.loaded, val, seed)
     if reports is not None:
         save_reports(reports, run_dir, checked, blend, val)
     card = build_card(
-        model_name, version_of(out_dir), model, run, checked, blend, differences, run_dir
+        model_name,
+        version_of(out_dir),
+        exported.model,
+        run,
+        checked,
+        blend,
+        exported.differences,
+        run_dir,
     )
+    card["calibration"] = calibration_entry(exported, checked, scores)
+    calibrated = exported.choice is not None and exported.choice.calibration is not None
+    card["limitations"] = limitations(LIMITATIONS, calibrated)
     card["validation"]["crops"] = (
         f"cut afresh at export by the gateway pipeline of this code version (fingerprint "
         f"{pipeline_fingerprint()})"
@@ -185,6 +309,25 @@ def export_run(
     card.update(extra or {})
     write_card(out_dir, card)
     return card
+
+
+def calibration_entry(
+    exported: Exported, checked: dict[str, Any], scores: np.ndarray | None
+) -> dict[str, Any]:
+    """The card's "calibration": the choice, its ECEs and its in-graph check (`scores`: the raw
+    network's validation scores), or the ECE of the exported, uncalibrated scores."""
+    if exported.choice is None or scores is None:
+        ece = measures.expected_calibration_error(checked["labels"], checked["scores"])
+        return uncalibrated_entry(ece, measures.ECE_BINS)
+    entry = exported.choice.card_entry()
+    if exported.choice.calibration is None:
+        return entry
+    entry["max_abs_diff_graph_vs_reference"] = exported.calibration_difference
+    entry["tolerance"] = CALIBRATION_TOLERANCE
+    # Platt with a > 0 keeps the ranking; isotonic ties the crops of a flat step.
+    entry["frame_auc_before"] = measures.auc(checked["labels"], scores)
+    entry["frame_auc_after"] = measures.auc(checked["labels"], checked["scores"])
+    return entry
 
 
 def build_card(

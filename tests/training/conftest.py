@@ -62,3 +62,14 @@ def exported(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     reports = out.parent / "reports"
     card = export_run(run_dir, out, reports=reports)
     return out, card
+
+
+@pytest.fixture(scope="session")
+def exported_calibrated(
+    run_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Any]:
+    """The same run exported as version 8 with Platt scaling fitted on its validation crops,
+    forced: the rule would keep this tiny run's raw scores (see test_release)."""
+    out = tmp_path_factory.mktemp("models") / "deepfake" / "8"
+    card = export_run(run_dir, out, calibration_method="platt")
+    return out, card
