@@ -16,23 +16,27 @@ from typing import Any
 
 from api.contract import CARD_FILE, DEFAULT_CROP_SIZE, DEFAULT_SIGNATURE, INPUT_NAME, OUTPUT_NAME
 
-_SIZE = f"{DEFAULT_CROP_SIZE}x{DEFAULT_CROP_SIZE}"
-_SHAPE = f"[-1, {DEFAULT_CROP_SIZE}, {DEFAULT_CROP_SIZE}, 3]"
 REQUIRED = ("threshold", "threshold_method", "operating_points", "uncertainty_band")
 
-INPUT_CONTRACT = {
-    DEFAULT_SIGNATURE: {
-        "inputs": {INPUT_NAME: f"float32 {_SHAPE}, RGB, pixel / 255 in [0, 1]"},
-        "outputs": {OUTPUT_NAME: "float32 [-1, 1], P(fake) per crop"},
-    },
-    "crops": (
-        "the largest Haar face of a frame (OpenCV haarcascade_frontalface_default, detection on a "
-        "copy whose longer side is at most 640 px, minNeighbors 5, minSize 30), grown by a 0.2 "
-        f"margin about its centre, clipped to the frame, resized to {_SIZE} (INTER_AREA when "
-        "shrinking): api.pipeline.faces"
-    ),
-    "video_score": "mean of the frame scores; 'fake' when score >= threshold",
-}
+
+def input_contract(size: int = DEFAULT_CROP_SIZE) -> dict[str, Any]:
+    """What the card says the model takes, for a model of `size` x `size` crops."""
+    return {
+        DEFAULT_SIGNATURE: {
+            "inputs": {INPUT_NAME: f"float32 [-1, {size}, {size}, 3], RGB, pixel / 255 in [0, 1]"},
+            "outputs": {OUTPUT_NAME: "float32 [-1, 1], P(fake) per crop"},
+        },
+        "crops": (
+            "the largest Haar face of a frame (OpenCV haarcascade_frontalface_default, detection "
+            "on a copy whose longer side is at most 640 px, minNeighbors 5, minSize 30), grown by "
+            f"a 0.2 margin about its centre, clipped to the frame, resized to {size}x{size} "
+            "(INTER_AREA when shrinking): api.pipeline.faces"
+        ),
+        "video_score": "mean of the frame scores; 'fake' when score >= threshold",
+    }
+
+
+INPUT_CONTRACT = input_contract()
 
 INTENDED_USE = (
     "Research reference model for the gateway: exercises the serving path end to end and gives a "

@@ -104,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--extra", type=Path, help="JSON object merged into the model card (e.g. notes)"
     )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fold a calibration fitted on validation into the graph (training.calibration)",
+    )
+    parser.add_argument(
+        "--calibration-method",
+        choices=("platt", "isotonic", "none"),
+        help="with --calibrate: this method instead of the rule's choice",
+    )
     parser.add_argument("--seed", type=int, default=0, help="initialisation of --arch")
     parser.add_argument("--force", action="store_true", help="replace an existing export")
     parser.add_argument(
@@ -122,7 +132,14 @@ def export_from_run(args: argparse.Namespace) -> None:
         cache = args.cache or args.run / "cache"
         val = fresh_validation(args.run, args.root, cache, args.workers)
     card = export_run(
-        args.run, args.out, model_name=args.name, reports=args.reports, extra=extra, val=val
+        args.run,
+        args.out,
+        model_name=args.name,
+        reports=args.reports,
+        extra=extra,
+        val=val,
+        calibrate=args.calibrate or None,
+        calibration_method=args.calibration_method,
     )
     print(json.dumps({k: card[k] for k in ("threshold", "uncertainty_band")}, indent=2))
 

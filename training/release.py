@@ -20,12 +20,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from api.contract import DEFAULT_CROP_SIZE, DEFAULT_SIGNATURE, TFLITE_FILE, to_model_input
+from api.contract import (
+    DEFAULT_CROP_SIZE,
+    DEFAULT_SIGNATURE,
+    TFLITE_FILE,
+    crop_size_from_shape,
+    to_model_input,
+)
 from training import measures, plots
 from training.card import (
-    INPUT_CONTRACT,
     INTENDED_USE,
     code_version,
+    input_contract,
     limitations,
     today,
     uncalibrated_entry,
@@ -106,7 +112,10 @@ def fresh_validation(
     """The run's validation items cropped by today's pipeline code (cached)."""
     run = json.loads((run_dir / "run.json").read_text())
     items = from_csv(run_dir / "validation.csv", root)
-    settings = Extraction(target_fps=fps or run.get("fps", Extraction().target_fps))
+    settings = Extraction(
+        target_fps=fps or run.get("fps", Extraction().target_fps),
+        crop_size=run["config"].get("input_size", DEFAULT_CROP_SIZE),
+    )
     return cached(items, cache, settings, workers=workers)
 
 
@@ -341,6 +350,7 @@ def build_card(
     run_dir: Path,
 ) -> dict[str, Any]:
     config = run["config"]
+    size = crop_size_from_shape(model.input_shape)
     return {
         "name": name,
         "version": version,
@@ -357,12 +367,14 @@ def build_card(
             "name": config["arch"],
             "keras_name": model.name,
             "parameters": int(model.count_params()),
-            "input_size": DEFAULT_CROP_SIZE,
+            "input_size": size,
             "head": "global average pooling, dropout 0.3, dense(1, sigmoid)",
             "initialisation": "from scratch (no ImageNet weights can be downloaded here)",
         },
-        "input": INPUT_CONTRACT,
-        "signatures": described_signatures(differences, min(512, len(checked["scores"]))),
+        "input": input_contract(size),
+        "signatures": described_signatures(
+            differences, min(512, len(checked["scores"])), size=size
+        ),
         "training": {
             "loss": "binary cross-entropy",
             "optimizer": f"Adam, learning rate {config['learning_rate']}",
