@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from api.backends.runtimes import litert_runner
-from api.contract import TFLITE_FILE, crop_size_from_shape
+from api.contract import CARD_FILE, TFLITE_FILE, crop_size_from_shape
 from api.pipeline.batching import chunks
 from training.cropset import CropSet, Extraction, cached
 from training.data import load_items
-from training.protocol import paired_difference, source_report
+from training.protocol import paired_difference, source_report, video_scores
 from training.split import apply_split, read_split
 
 COST_BATCH = 64
@@ -59,6 +59,23 @@ def cost_per_crop_ms(model_dir: Path, crops: np.ndarray) -> float:
     return float(np.median(passes))
 
 
+def uncertain_share(model_dir: Path, val: CropSet, scores: np.ndarray) -> dict[str, Any] | None:
+    """How many validation videos (items) and crops the card's uncertainty band leaves
+    undecided: the mean score of an item, like the gateway's video score, inside [low, high)."""
+    card_path = model_dir / CARD_FILE
+    if not card_path.is_file():
+        return None
+    low, high = json.loads(card_path.read_text())["uncertainty_band"]
+    _, item_scores, _ = video_scores(val, scores)
+    inside = (item_scores >= low) & (item_scores < high)
+    crops_inside = (scores >= low) & (scores < high)
+    return {
+        "band": [low, high],
+        "videos": round(float(inside.mean()), 4),
+        "crops": round(float(crops_inside.mean()), 4),
+    }
+
+
 def validation_crops(args: argparse.Namespace, size: int) -> CropSet:
     items = load_items(args.data, args.root)
     _, val_items = apply_split(items, read_split(args.split))
@@ -80,6 +97,7 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
             "input_size": size,
             "cost_ms_per_crop": round(cost_per_crop_ms(model_dir, val.crops), 3),
             "validation": source_report(val, scores[str(model_dir)]),
+            "uncertain": uncertain_share(model_dir, val, scores[str(model_dir)]),
         }
     first = str(args.model[0])
     for name in scores:
@@ -103,6 +121,8 @@ def describe(results: dict[str, Any]) -> str:
                 continue
             frame, video = entry["frame"], entry["video"]
             lines.append(f"  {source:18s} frame {_auc(frame)}   video {_auc(video)}")
+        if result.get("uncertain"):
+            lines.append(f"  uncertain (inside the card's band): {result['uncertain']}")
         if "versus_first" in result:
             versus = result["versus_first"]
             lines.append(f"  versus the first: {versus['difference']:+.4f} {versus['ci95']}")
