@@ -20,6 +20,7 @@ from pathlib import Path
 from api.contract import CARD_FILE, DEFAULT_SIGNATURE, TFLITE_FILE, to_model_input
 from training.architectures import ARCHITECTURES
 from training.card import placeholder_card, read_card, write_card
+from training.measures import RELIABILITY
 from training.release import export_run, fresh_validation
 from training.saved_model import export_saved_model, version_of, write_tflite
 from training.signatures import (
@@ -114,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("platt", "isotonic", "none"),
         help="with --calibrate: this method instead of the rule's choice",
     )
+    parser.add_argument(
+        "--band-reliability",
+        type=float,
+        default=RELIABILITY,
+        help="verdicts outside the uncertainty band were right this often on validation",
+    )
     parser.add_argument("--seed", type=int, default=0, help="initialisation of --arch")
     parser.add_argument("--force", action="store_true", help="replace an existing export")
     parser.add_argument(
@@ -140,6 +147,7 @@ def export_from_run(args: argparse.Namespace) -> None:
         val=val,
         calibrate=args.calibrate or None,
         calibration_method=args.calibration_method,
+        band_reliability=args.band_reliability,
     )
     print(json.dumps({k: card[k] for k in ("threshold", "uncertainty_band")}, indent=2))
 

@@ -73,8 +73,14 @@ CALIBRATION_TOLERANCE = 1e-5
 CHECK_CROPS = 512  # validation crops the signature and calibration checks run on
 
 
-def validate(loaded: Any, val: CropSet, threshold: float | None = None) -> dict[str, Any]:
-    """Scores, thresholds and the report of a SavedModel on validation crops."""
+def validate(
+    loaded: Any,
+    val: CropSet,
+    threshold: float | None = None,
+    reliability: float = measures.RELIABILITY,
+) -> dict[str, Any]:
+    """Scores, thresholds and the report of a SavedModel on validation crops; the band leaves
+    verdicts outside it right at least `reliability` of the time (class-balanced)."""
     scores = run_signature(loaded, DEFAULT_SIGNATURE, to_model_input(val.crops))
     labels = val.labels.astype(np.int64)
     if threshold is None:
@@ -86,7 +92,8 @@ def validate(loaded: Any, val: CropSet, threshold: float | None = None) -> dict[
         "labels": labels,
         "threshold": threshold,
         "operating_points": measures.operating_points(labels, scores),
-        "uncertainty_band": list(measures.uncertainty_band(labels, scores, threshold)),
+        "uncertainty_band": list(measures.uncertainty_band(labels, scores, threshold, reliability)),
+        "band_reliability": reliability,
         "report": result,
         "videos": videos,
     }
@@ -269,6 +276,7 @@ def export_run(
     val: CropSet | None = None,
     calibrate: bool | None = None,
     calibration_method: str | None = None,
+    band_reliability: float = measures.RELIABILITY,
 ) -> dict[str, Any]:
     """Export the run's model to `out_dir`, validate it there and write its model card.
 
@@ -277,6 +285,7 @@ def export_run(
     on `val` into the graph; default: the run config's `calibrate` (off for runs without it).
     `calibration_method`: apply "platt", "isotonic" or "none" instead of the rule's choice
     (implies `calibrate`; the card still reports the rule's out-of-fold ECEs).
+    `band_reliability`: how often verdicts outside the uncertainty band must have been right.
     """
     import keras
 
@@ -292,7 +301,7 @@ def export_run(
     crops = val.crops[:CHECK_CROPS]
     raw_check = None if scores is None else scores[:CHECK_CROPS]
     exported = export_checked(raw, out_dir, model_name, crops, choice, raw_check)
-    checked = validate(exported.loaded, val)
+    checked = validate(exported.loaded, val, reliability=band_reliability)
     blend = self_blend_check(exported.loaded, val, seed)
     if reports is not None:
         save_reports(reports, run_dir, checked, blend, val)
@@ -362,7 +371,7 @@ def build_card(
         "operating_points": checked["operating_points"],
         "operating_points_method": OPERATING_POINTS_METHOD,
         "uncertainty_band": checked["uncertainty_band"],
-        "uncertainty_band_method": BAND_METHOD.format(r=measures.RELIABILITY),
+        "uncertainty_band_method": BAND_METHOD.format(r=checked["band_reliability"]),
         "architecture": {
             "name": config["arch"],
             "keras_name": model.name,
