@@ -98,7 +98,12 @@ def make_settings(model_base: Path, tmp_path: Path) -> Callable[..., Settings]:
     upload_dir.mkdir()
 
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"MODEL_BASE_PATH": model_base, "UPLOAD_DIR": upload_dir}
+        # v1 of the test models (mean red channel) unless a test asks for another version.
+        values: dict[str, Any] = {
+            "MODEL_BASE_PATH": model_base,
+            "MODEL_VERSION": 1,
+            "UPLOAD_DIR": upload_dir,
+        }
         values.update(overrides)
         return Settings(_env_file=None, **values)
 

@@ -17,7 +17,13 @@ import json
 import shutil
 from pathlib import Path
 
-from api.contract import CARD_FILE, DEFAULT_SIGNATURE, TFLITE_FILE, to_model_input
+from api.contract import (
+    CARD_FILE,
+    DEFAULT_SIGNATURE,
+    TFLITE_FILE,
+    crop_size_from_shape,
+    to_model_input,
+)
 from training.architectures import ARCHITECTURES
 from training.card import placeholder_card, read_card, write_card
 from training.measures import RELIABILITY
@@ -43,12 +49,14 @@ def export_untrained(arch: str, out_dir: Path, seed: int, model_name: str) -> Pa
     """An untrained `arch` as a checked version with a placeholder card."""
     import tensorflow as tf
 
-    export_saved_model(ARCHITECTURES[arch](seed=seed), out_dir, model_name=model_name)
-    crops = warmup_crops(UNTRAINED_CHECK_CROPS, seed=CHECK_SEED)
+    model = ARCHITECTURES[arch](seed=seed)
+    export_saved_model(model, out_dir, model_name=model_name)
+    size = crop_size_from_shape(model.input_shape)
+    crops = warmup_crops(UNTRAINED_CHECK_CROPS, seed=CHECK_SEED, size=size)
     loaded = tf.saved_model.load(str(out_dir))
     differences = signature_differences(loaded, crops, out_dir / TFLITE_FILE)
     check_signatures(differences)
-    signatures = described_signatures(differences, len(crops))
+    signatures = described_signatures(differences, len(crops), size=size)
     write_card(out_dir, placeholder_card(model_name, version_of(out_dir), arch, signatures))
     return out_dir
 
@@ -59,8 +67,10 @@ def add_tflite(out_dir: Path) -> dict[str, float]:
     import tensorflow as tf
 
     path = write_tflite(out_dir)
-    crops = warmup_crops(TFLITE_CHECK_CROPS, seed=CHECK_SEED)
     loaded = tf.saved_model.load(str(out_dir))
+    (spec,) = loaded.signatures[DEFAULT_SIGNATURE].structured_input_signature[1].values()
+    size = crop_size_from_shape(spec.shape.as_list())
+    crops = warmup_crops(TFLITE_CHECK_CROPS, seed=CHECK_SEED, size=size)
     reference = run_signature(loaded, DEFAULT_SIGNATURE, to_model_input(crops))
     difference = {TFLITE_FILE: tflite_difference(path, crops, reference)}
     check_signatures(difference)
