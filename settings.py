@@ -52,7 +52,7 @@ class Settings(BaseSettings):
 
     # --- the original service's settings -------------------------------------------------
     MODEL_NAME: str = Field("deepfake", pattern=r"^[A-Za-z0-9_.-]+$")
-    MODEL_VERSION: int = Field(1, ge=1)
+    MODEL_VERSION: int = Field(2, ge=1)  # v1 stays for rollback
     TF_SERVING_URL: str | None = None
     DEFAULT_FPS: float = Field(2.0, gt=0, le=120)
     MAX_FRAMES: int = Field(256, ge=1, le=10_000)

@@ -13,11 +13,11 @@ def test_original_names_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in Settings.model_fields:
         monkeypatch.delenv(name, raising=False)
     s = Settings(_env_file=None)
-    assert (s.MODEL_NAME, s.MODEL_VERSION, s.TF_SERVING_URL) == ("deepfake", 1, None)
+    assert (s.MODEL_NAME, s.MODEL_VERSION, s.TF_SERVING_URL) == ("deepfake", 2, None)
     assert (s.DEFAULT_FPS, s.MAX_FRAMES, s.THRESHOLD) == (2.0, 256, None)  # None: card or 0.5
     assert (s.REQUEST_TIMEOUT, s.REQUIRE_AUTH, s.JWT_SECRET.get_secret_value()) == (30.0, False, "")
     assert s.backend_kind is BackendKind.EMBEDDED
-    assert s.model_dir.parts[-3:] == ("models", "deepfake", "1")
+    assert s.model_dir.parts[-3:] == ("models", "deepfake", "2")  # v1 kept for rollback
 
 
 def test_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -100,10 +100,12 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
             "uncertain": uncertain_share(model_dir, val, scores[str(model_dir)]),
         }
     first = str(args.model[0])
+    first_set = sets[results[first]["input_size"]]
     for name in scores:
-        if name != first and len(scores[name]) == len(scores[first]):
-            # Paired only on the same crops, i.e. the same input size.
-            val = sets[results[name]["input_size"]]
+        val = sets[results[name]["input_size"]]
+        # Paired only on the same faces: detection does not depend on the crop size, so crops
+        # cut at another size pair up when they come from the same items in the same order.
+        if name != first and np.array_equal(val.item, first_set.item):
             results[name]["versus_first"] = paired_difference(val, scores[name], scores[first])
     return results
 

@@ -387,12 +387,12 @@ def build_card(
         "training": {
             "loss": "binary cross-entropy",
             "optimizer": f"Adam, learning rate {config['learning_rate']}",
-            "class_balance": "imbalanced-learn RandomOverSampler on each epoch's rows",
+            "class_balance": _class_balance(config),
             "self_blended_fakes": config["self_blend"],
             "labelled_fakes": config["real_fakes"],
             "blend_share_of_fakes": config["blend_share"] if config["real_fakes"] else 1.0,
-            "early_stopping": f"validation AUC (incl. fixed self-blends), patience "
-            f"{config['patience']}, best epoch's weights kept",
+            "early_stopping": f"{_monitored(config)}, patience {config['patience']}, best "
+            "epoch's weights kept",
             "config": config,
             "epochs_run": run["epochs_run"],
             "best_epoch": run["best_epoch"],
@@ -400,7 +400,8 @@ def build_card(
             "device": run.get("device", "unknown"),
         },
         "training_data": data_description(run_dir),
-        "split": (
+        "split": run.get("split_file")
+        or (
             "by group, never by frame: about a quarter of the groups of every source and label "
             "kind (all-real, all-fake, or mixed groups) go to validation (training.data."
             "split_by_group, seed 0). Groups: identity (CelebA, the four public figures), source "
@@ -418,3 +419,22 @@ def build_card(
         "limitations": LIMITATIONS,
         "code_version": code_version(),
     }
+
+
+def _class_balance(config: dict[str, Any]) -> str:
+    if config.get("swap_share") is None:
+        return "imbalanced-learn RandomOverSampler on each epoch's rows"
+    swap, blend = config["swap_share"], config["blend_share"]
+    return (
+        f"each epoch: every real crop, and as many fakes: {swap:.0%} face-swap crops, "
+        f"{blend:.0%} self-blends made afresh from real crops, {1 - swap - blend:.0%} synthetic "
+        "fakes, each drawn at random (with replacement from a smaller pool)"
+    )
+
+
+def _monitored(config: dict[str, Any]) -> str:
+    if config.get("monitor") == "val_swap_auc":
+        return (
+            "the selection score of training.protocol (mean frame AUC over the face-swap sources)"
+        )
+    return "validation AUC (incl. fixed self-blends)"

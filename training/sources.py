@@ -63,8 +63,11 @@ LIMITATIONS = [
     "Trained and validated on small public samples (../shared/data): too small and too narrow "
     "for any claim about FaceForensics++, DFDC or Celeb-DF; the validation numbers describe "
     "these sources only.",
-    "The labelled fakes are fully synthetic (GAN, FLUX, talking-head generators), not face "
-    "swaps; face-swap-like signal comes only from self-blended fakes made from real crops.",
+    "Face-swap fakes come from three small sets (MesoNet's online face swaps; FaceForensics++ "
+    "c23 Deepfakes, Face2Face and FaceSwap from 20 linked groups; DFDC crops); the other "
+    "labelled fakes are fully synthetic (GAN, FLUX, talking-head generators). Other "
+    "manipulations (NeuralTextures, FaceShifter, diffusion face edits) and heavy re-encoding "
+    "are not represented.",
     "Every source has its own capture and compression pipeline; with whole-image fakes a model "
     "can learn 'which dataset' instead of 'manipulated'. Self-blends from the same real photos "
     "and per-source metrics in this card are the guard against it, not a proof of its absence.",

@@ -461,6 +461,8 @@ def main(argv: list[str] | None = None) -> None:
     log.info("train %d crops, validation %d crops", len(train_set), len(val_set))
     result = train(train_set, val_set, config)
     save_run(args.run_dir, result, config, train_items, val_items, val_set, root, args.fps)
+    if args.split:
+        _record_split(args.run_dir, args.split)
     log.info(
         "best epoch %d of %d, %.0f s; wrote %s",
         result.best_epoch,
@@ -468,6 +470,17 @@ def main(argv: list[str] | None = None) -> None:
         result.seconds,
         args.run_dir,
     )
+
+
+def _record_split(run_dir: Path, split: Path) -> None:
+    """The run says which fixed split file it followed (the card repeats it)."""
+    path = run_dir / "run.json"
+    run = json.loads(path.read_text())
+    run["split_file"] = (
+        f"by group, never by frame: the fixed split file {split.as_posix()} (training.split; "
+        "groups: source video, identity, FF++ linked originals and fakes, or the file itself)"
+    )
+    path.write_text(json.dumps(run, indent=2))
 
 
 def _option(text: str) -> tuple[str, int]:

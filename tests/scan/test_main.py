@@ -49,7 +49,12 @@ def run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def local_env(model_base: Path, **extra: str) -> dict[str, str]:
-    return {"MODEL_BASE_PATH": str(model_base), "BACKEND": "embedded", **extra}
+    return {
+        "MODEL_BASE_PATH": str(model_base),
+        "MODEL_VERSION": "1",
+        "BACKEND": "embedded",
+        **extra,
+    }
 
 
 def by_name(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
