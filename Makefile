@@ -63,12 +63,11 @@ test: lint typecheck imports  ## lint, types, import contracts and the whole tes
 bench: install  ## speed vs the decoding floor and the original approach (bench-out/bench.json)
 	$(RUN) python -m bench.run --out bench-out
 
-TRAIN_RUN ?= /tmp/deepfake/runs/cnn4_v1
+TRAIN_RUN ?= /tmp/deepfake/runs/cnn4
 
-model: install  ## re-export v1 from a training run (TRAIN_RUN=...; needs ../shared/data, see notebooks/README.md)
-	$(RUN) python -m training.export --run $(TRAIN_RUN) --out models/deepfake/1 \
-		--reports models/reports/deepfake/1 --root ../shared/data --cache /tmp/deepfake/cache \
-		--extra models/reports/deepfake/1/card_extra.json --force
+model: install  ## re-export v2 from a training run (TRAIN_RUN=...; see notebooks/README.md)
+	$(RUN) python -m training.export --run $(TRAIN_RUN) --out models/deepfake/2 \
+		--reports models/reports/deepfake/2 --calibrate --band-reliability 0.8 --force
 
 clean:  ## remove the virtual environments and caches
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache
