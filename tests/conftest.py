@@ -29,21 +29,30 @@ def model_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base
 
 
+def _serve(base: Path) -> Iterator[TFServingTestServer]:
+    with TFServingTestServer() as server:
+        server.state.load(MODEL, base / MODEL)
+        yield server
+
+
+def _reset(server: TFServingTestServer) -> None:
+    """Faults, labels and version states back to how the server started."""
+    server.state.faults.clear()
+    server.state.labels.clear()
+    for servable in server.state.models[MODEL].values():
+        servable.state = "AVAILABLE"
+
+
 @pytest.fixture(scope="session")
 def tf_serving(model_base: Path) -> Iterator[TFServingTestServer]:
-    with TFServingTestServer() as server:
-        server.state.load(MODEL, model_base / MODEL)
-        yield server
+    yield from _serve(model_base)
 
 
 @pytest.fixture
 def serving(tf_serving: TFServingTestServer) -> Iterator[TFServingTestServer]:
-    """The session's server, with faults and version states reset after each test."""
+    """The session's server, reset after each test."""
     yield tf_serving
-    tf_serving.state.faults.clear()
-    tf_serving.state.labels.clear()
-    for servable in tf_serving.state.models[MODEL].values():
-        servable.state = "AVAILABLE"
+    _reset(tf_serving)
 
 
 @pytest.fixture(scope="session")
@@ -58,17 +67,14 @@ def sized_model_base(model_base: Path, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="session")
 def sized_tf_serving(sized_model_base: Path) -> Iterator[TFServingTestServer]:
-    with TFServingTestServer() as server:
-        server.state.load(MODEL, sized_model_base / MODEL)
-        yield server
+    yield from _serve(sized_model_base)
 
 
 @pytest.fixture
 def sized_serving(sized_tf_serving: TFServingTestServer) -> Iterator[TFServingTestServer]:
-    """sized_model_base on the test server, with faults and labels reset after each test."""
+    """sized_model_base on the test server, reset after each test."""
     yield sized_tf_serving
-    sized_tf_serving.state.faults.clear()
-    sized_tf_serving.state.labels.clear()
+    _reset(sized_tf_serving)
 
 
 @pytest.fixture(scope="session")
