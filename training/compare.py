@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from api.backends.runtimes import litert_runner
-from api.contract import CARD_FILE, TFLITE_FILE, crop_size_from_shape
+from api.contract import CARD_FILE, TFLITE_FILE
 from api.pipeline.batching import chunks
 from training.cropset import CropSet, Extraction, cached
 from training.data import load_items
@@ -34,11 +34,7 @@ COST_PASSES = 5
 
 
 def input_size(model_dir: Path) -> int:
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(model_dir / TFLITE_FILE))
-    (detail,) = interpreter.get_input_details()
-    return crop_size_from_shape([int(d) for d in detail["shape_signature"]])
+    return litert_runner(model_dir / TFLITE_FILE, threads=1).crop_size
 
 
 def scores_of(model_dir: Path, crops: np.ndarray) -> np.ndarray:

@@ -341,8 +341,10 @@ def save_run(
     val_set: CropSet,
     data_root: Path,
     fps: float = TRAIN_FPS,
+    split_file: Path | None = None,
 ) -> Path:
-    """Everything export and the notebooks need: weights, history, config, split, val crops."""
+    """Everything export and the notebooks need: weights, history, config, split, val crops;
+    with `split_file`, which fixed split the run followed (the card repeats it)."""
     from training.plots import plot_history
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -356,6 +358,12 @@ def save_run(
         "device": device(),
         "history": result.history,
     }
+    if split_file is not None:
+        summary["split_file"] = (
+            f"by group, never by frame: the fixed split file {split_file.as_posix()} "
+            "(training.split; groups: source video, identity, FF++ linked originals and fakes, "
+            "or the file itself)"
+        )
     (run_dir / "run.json").write_text(json.dumps(summary, indent=2))
     write_csv(train_items, run_dir / "train.csv", data_root)
     write_csv(val_items, run_dir / "validation.csv", data_root)
@@ -460,9 +468,9 @@ def main(argv: list[str] | None = None) -> None:
     val_set = crops.of_items({str(i.path) for i in val_items})
     log.info("train %d crops, validation %d crops", len(train_set), len(val_set))
     result = train(train_set, val_set, config)
-    save_run(args.run_dir, result, config, train_items, val_items, val_set, root, args.fps)
-    if args.split:
-        _record_split(args.run_dir, args.split)
+    save_run(
+        args.run_dir, result, config, train_items, val_items, val_set, root, args.fps, args.split
+    )
     log.info(
         "best epoch %d of %d, %.0f s; wrote %s",
         result.best_epoch,
@@ -470,17 +478,6 @@ def main(argv: list[str] | None = None) -> None:
         result.seconds,
         args.run_dir,
     )
-
-
-def _record_split(run_dir: Path, split: Path) -> None:
-    """The run says which fixed split file it followed (the card repeats it)."""
-    path = run_dir / "run.json"
-    run = json.loads(path.read_text())
-    run["split_file"] = (
-        f"by group, never by frame: the fixed split file {split.as_posix()} (training.split; "
-        "groups: source video, identity, FF++ linked originals and fakes, or the file itself)"
-    )
-    path.write_text(json.dumps(run, indent=2))
 
 
 def _option(text: str) -> tuple[str, int]:
