@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     JWT_SECRET: SecretStr = SecretStr("")
 
     # --- new ---------------------------------------------------------------------------------
+    # Where `deepfake-serve` (api/server.py) listens; `make run` passes HOST and PORT through.
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(8000, ge=0, le=65535)
+    # Request line plus headers, in bytes: larger requests are refused by the HTTP parser.
+    MAX_HEADER_BYTES: int = Field(16 * 1024, ge=1024, le=1024**2)
     BACKEND: BackendKind = BackendKind.AUTO
     # Serve the version a TF Serving label points to (e.g. "stable") instead of MODEL_VERSION.
     MODEL_VERSION_LABEL: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -71,7 +76,14 @@ class Settings(BaseSettings):
     MODEL_BASE_PATH: Path = PROJECT_ROOT / "models"
     MAX_UPLOAD_BYTES: int = Field(1024**3, ge=1)
     MAX_VIDEO_PIXELS: int = Field(7680 * 4320, ge=1)  # per frame; larger videos are refused
-    MAX_INFLIGHT_REQUESTS: int = Field(8, ge=1)  # /predict admitted at once; more get 503
+    # Predictions being processed at once (decode, detection, scoring), /predict and job
+    # uploads alike; more get 503. An upload takes a slot only once its body has arrived.
+    MAX_INFLIGHT_REQUESTS: int = Field(8, ge=1)
+    # Uploads being received at once, apart from the processing slots above, so clients that
+    # stall mid-upload cannot starve the ones being processed; more get 503.
+    MAX_CONCURRENT_UPLOADS: int = Field(64, ge=1)
+    # An upload that sends nothing for this many seconds is dropped (408) and its file removed.
+    UPLOAD_IDLE_TIMEOUT: float = Field(30.0, gt=0)
     UPLOAD_DIR: Path | None = None  # temp files for uploads; None = the system temp dir
     WORKER_THREADS: int = Field(2, ge=1, le=64)
     EMBEDDED_RUNTIME: EmbeddedRuntime = EmbeddedRuntime.AUTO

@@ -74,6 +74,28 @@ class UnsupportedMedia(GatewayError):
     code = "unsupported_media"
 
 
+class MediaTooLarge(UnsupportedMedia):
+    """The image or video frames are larger than MAX_VIDEO_PIXELS (as declared in the file's
+    header, or as decoded): refused before the pixels are decoded."""
+
+    code = "too_many_pixels"
+
+
+class UploadTimeout(GatewayError):
+    """The upload stopped arriving: nothing was received for UPLOAD_IDLE_TIMEOUT seconds."""
+
+    status_code = 408
+    code = "upload_timeout"
+
+
+class MalformedHttp(GatewayError):
+    """The HTTP request itself could not be parsed (request line, headers, framing); sent by
+    the server before the application sees the request."""
+
+    status_code = 400
+    code = "malformed_http"
+
+
 class Unauthorized(GatewayError):
     """Missing or wrong bearer token (when REQUIRE_AUTH is on)."""
 
