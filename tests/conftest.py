@@ -36,8 +36,9 @@ def _serve(base: Path) -> Iterator[TFServingTestServer]:
 
 
 def _reset(server: TFServingTestServer) -> None:
-    """Faults, labels and version states back to how the server started."""
+    """Faults, labels and version states back to how the server started; held requests go."""
     server.state.faults.clear()
+    server.state.release()
     server.state.labels.clear()
     for servable in server.state.models[MODEL].values():
         servable.state = "AVAILABLE"

@@ -16,7 +16,6 @@ from api.errors import (
     BackendUnavailable,
 )
 from settings import WireFormat
-from tests.backends.conftest import CLIENT_TIMEOUT
 from tests.conftest import MODEL
 from tests.support.models import expected_scores, random_crops
 from tests.support.tf_serving import Fault, TFServingTestServer
@@ -132,7 +131,7 @@ async def test_connection_refused(client: httpx.AsyncClient) -> None:
         (Fault(200, b'{"predictions": ["x"]}'), BackendBadResponse, 502, "not numbers"),
         (Fault(drop=True), BackendUnavailable, 503, "Cannot reach"),
         (
-            Fault(200, b'{"predictions": [[0.5]]}', delay=CLIENT_TIMEOUT + 0.5),
+            Fault(200, b'{"predictions": [[0.5]]}', hold=True),
             BackendTimeout,
             504,
             "in time",

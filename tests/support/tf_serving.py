@@ -36,6 +36,9 @@ ROUTE = re.compile(
     r"^/v1/models/(?P<model>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
     r"(?:(?P<metadata>/metadata)|:(?P<verb>predict|classify|regress))?$"
 )
+# A held request answers after this many seconds if no test releases it, so no handler thread
+# outlives a failed test for long.
+HOLD_LIMIT = 60.0
 DTYPES = {"float32": "DT_FLOAT", "uint8": "DT_UINT8", "string": "DT_STRING", "int32": "DT_INT32"}
 
 
@@ -44,6 +47,9 @@ class Fault:
     status: int = 500
     body: bytes | None = None  # raw bytes; None -> {"error": "injected fault"}
     delay: float = 0.0  # seconds before answering
+    # Answer only once the test releases held requests (`ServingState.release`): a timeout
+    # under test then fires however slow the machine is, without a sleep racing it.
+    hold: bool = False
     drop: bool = False  # close the connection without an answer
     method: str | None = None  # only for requests with this method ("GET" status, "POST" predict)
 
@@ -63,6 +69,7 @@ class ServingState:
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.signatures: list[str] = []  # signature_name of every predict request
         self.lock = threading.Lock()
+        self._released = threading.Event()
 
     def load(self, name: str, base_path: Path) -> None:
         import tensorflow as tf
@@ -89,6 +96,17 @@ class ServingState:
     def inject(self, *faults: Fault) -> None:
         with self.lock:
             self.faults.extend(faults)
+
+    def wait_released(self) -> None:
+        with self.lock:
+            released = self._released
+        released.wait(timeout=HOLD_LIMIT)
+
+    def release(self) -> None:
+        """Let every held request answer; later held faults wait for the next release."""
+        with self.lock:
+            self._released.set()
+            self._released = threading.Event()
 
     def next_fault(self, method: str) -> Fault | None:
         with self.lock:
@@ -269,6 +287,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault = state.next_fault(method)
         if fault is not None:
             time.sleep(fault.delay)
+            if fault.hold:
+                state.wait_released()
             if fault.drop:
                 self.close_connection = True
                 return
