@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import compose
+import httpx
 import pytest
 
 from settings import PROJECT_ROOT
@@ -44,3 +49,39 @@ def run_compose(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
 @pytest.fixture(scope="session")
 def base_compose() -> dict[str, Any]:
     return compose_config("docker-compose.yml")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def gateway_process(
+    command: list[str], env: dict[str, str], cwd: Path, *, port: int
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run the gateway command; yield its URL once /health/live answers, and the process.
+
+    `env` is the whole environment and `cwd` should lie outside the repository, so that no
+    developer's .env is read. The log is cwd/gateway.log.
+    """
+    log_path = cwd / "gateway.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, log_path.read_text()
+                try:
+                    httpx.get(url + "/health/live", timeout=1)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "gateway did not start"
+                    time.sleep(0.2)
+            yield url, process
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
