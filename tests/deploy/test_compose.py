@@ -70,8 +70,18 @@ def test_api_talks_to_tf_serving_once_it_is_healthy(base_compose: dict[str, Any]
         assert service["deploy"]["resources"]["limits"]["cpus"]
 
 
+@pytest.mark.parametrize("files", [["docker-compose.yml"], ["docker-compose.scale.yml"]])
+def test_api_caps_malloc_arenas_and_runs_the_image_entry_point(files: list[str]) -> None:
+    api = compose_config(*files)["services"]["api"]
+    assert api["environment"]["MALLOC_ARENA_MAX"] == "2"
+    # No command of its own: the image's CMD (python -m api.server) runs.
+    assert api.get("command") in (None, ["python", "-m", "api.server"])
+    assert api.get("entrypoint") is None
+
+
 def test_api_environment_is_valid_for_the_gateway(base_compose: dict[str, Any]) -> None:
     env = {k: v for k, v in base_compose["services"]["api"]["environment"].items() if v != ""}
+    env.pop("MALLOC_ARENA_MAX")  # for glibc, not a setting
     settings = Settings(_env_file=None, **env)
     assert settings.MODEL_VERSION_LABEL == "stable"
     assert settings.THRESHOLD is None  # the model card's threshold applies

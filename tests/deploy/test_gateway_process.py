@@ -5,10 +5,7 @@ move when it serves a request."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,53 +15,38 @@ import pytest
 
 from settings import PROJECT_ROOT
 from tests.conftest import MODEL
-from tests.deploy.test_dockerfile import dockerfile_cmd
+from tests.deploy.conftest import free_port, gateway_process
+from tests.deploy.test_dockerfile import dockerfile_cmd, image_env
 from tests.support.tf_serving import TFServingTestServer
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 def gateway(
     base_compose: dict[str, Any], serving: TFServingTestServer, model_base: Path, tmp_path: Path
 ) -> Iterator[str]:
-    env = {k: v for k, v in base_compose["services"]["api"]["environment"].items() if v != ""}
+    """The image's CMD with the image's ENV and the compose environment, as the container
+    would get them, but on loopback and a free port."""
+    compose_env = base_compose["services"]["api"]["environment"]
+    env = {**image_env(), **{k: v for k, v in compose_env.items() if v != ""}}
+    port = free_port()
     env.update(
         TF_SERVING_URL=serving.url,  # "http://tfserving:8501" inside compose
         MODEL_BASE_PATH=str(model_base),  # "/app/models" inside the container
         READY_CACHE_SECONDS="0",
+        HOST="127.0.0.1",  # the image's 0.0.0.0 would expose the test server
+        PORT=str(port),
         PYTHONPATH=str(PROJECT_ROOT),
         PATH=os.environ["PATH"],
     )
-    port = free_port()
     command = dockerfile_cmd()
-    command[0] = str(Path(sys.executable).parent / command[0])  # the venv's uvicorn
-    command[command.index("--port") + 1] = str(port)
-    command[command.index("--host") + 1] = "127.0.0.1"
-    log = (tmp_path / "gateway.log").open("w")
+    assert command[0] == "python"
+    command[0] = sys.executable  # the venv's python
     # cwd outside the repository, so no developer's .env is read: the environment is all.
-    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (tmp_path / "gateway.log").read_text()
-            try:
-                httpx.get(url + "/health/live", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "gateway did not start"
-                time.sleep(0.2)
+    with gateway_process(command, env, tmp_path, port=port) as (url, process):
+        # Started with the image's environment, so glibc saw the arena cap.
+        environ = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+        assert b"MALLOC_ARENA_MAX=2" in environ
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def test_ready_follows_the_label_and_metrics_move(
