@@ -3,23 +3,30 @@ authentication, the options that shape an answer, the streamed upload, and jobs.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import threading
+from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import ClientDisconnect
 
 from api.errors import InvalidRequest, Unauthorized
 from api.jobs import Job, JobManager
 from api.options import PredictOptions
+from api.pipeline.extract import FrameProgress
 from api.service import DetectionService
 from api.uploads import Upload, receive_upload
 from settings import Settings
 
 # The multipart field that carries the video or image, on /predict and /jobs.
 FIELD = "file"
+# The lowest `fps` a request may ask for: one frame per 100 s.
+MIN_FPS = 0.01
 
 
 # --- the lifespan's services -----------------------------------------------------------------
@@ -49,34 +56,34 @@ _bearer = HTTPBearer(auto_error=False, description="JWT_SECRET or one of API_KEY
 def require_token(
     settings: Annotated[Settings, Depends(get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """When REQUIRE_AUTH is on, demand `Authorization: Bearer <JWT_SECRET or one of API_KEYS>`."""
+) -> str:
+    """When REQUIRE_AUTH is on, demand `Authorization: Bearer <JWT_SECRET or one of API_KEYS>`.
+
+    Returns who the caller is, for job ownership: a digest of the configured token that
+    matched ("" without auth). HTTPBearer has already parsed the header (scheme in any case,
+    the token stripped, so `bearer  <key>` is accepted); deriving the owner from the matched
+    token rather than the raw header makes every spelling that authenticates see the same jobs.
+    """
     if not settings.REQUIRE_AUTH:
-        return
+        return ""
     if credentials is None:
         raise Unauthorized("Missing bearer token: send 'Authorization: Bearer <token>'.")
     given = credentials.credentials.encode()
     # Constant time, and every key is compared, so timing reveals neither how much of a guess
     # was right nor which key matched.
-    matched = False
+    matched = b""
     for token in settings.bearer_tokens:
-        matched |= hmac.compare_digest(given, token)
+        equal = hmac.compare_digest(given, token)
+        matched = token if equal else matched
     if not matched:
         raise Unauthorized("Invalid bearer token.")
+    return hashlib.sha256(matched).hexdigest()
 
 
 Authenticated = Depends(require_token)
-
-
-def get_owner(request: Request) -> str:
-    """Who may see a job: with auth on, whoever sends the token that created it."""
-    if not request.app.state.settings.REQUIRE_AUTH:
-        return ""
-    token = request.headers.get("authorization", "").encode()
-    return hashlib.sha256(token).hexdigest()
-
-
-Owner = Annotated[str, Depends(get_owner)]
+# The same dependency (FastAPI runs it once per request): who may see a job is whoever
+# authenticates with the token that created it.
+Owner = Annotated[str, Depends(require_token)]
 
 
 def get_owned_job(job_id: str, jobs: Jobs, owner: Owner) -> Job:
@@ -94,7 +101,10 @@ OwnedJob = Annotated[Job, Depends(get_owned_job)]
 def predict_options(
     service: Service,
     fps: Annotated[
-        float | None, Query(gt=0, le=120, description="Frames sampled per second (DEFAULT_FPS)")
+        float | None,
+        # At least one frame per 100 s: below that a long video is a handful of frames, and
+        # a tiny fps only makes the decoder step through it for nothing.
+        Query(ge=MIN_FPS, le=120, description="Frames sampled per second (DEFAULT_FPS)"),
     ] = None,
     max_frames: Annotated[
         int | None, Query(ge=1, description="Cap on sampled frames, at most MAX_FRAMES")
@@ -117,6 +127,11 @@ def predict_options(
         raise InvalidRequest(
             f"max_frames={max_frames} is above this server's MAX_FRAMES={settings.MAX_FRAMES}."
         )
+    if operating_point is not None and not settings.MODEL_VERSION_LABEL:
+        # The answering version is known in advance, so an unknown name is refused before the
+        # upload is read, on /jobs as on /predict. With a label, the version it points to when
+        # the job runs is not known yet: the prediction checks it then.
+        service.thresholds.decide(str(settings.MODEL_VERSION), operating_point)
     return PredictOptions(
         fps=fps or settings.DEFAULT_FPS,
         max_frames=max_frames or settings.MAX_FRAMES,
@@ -141,4 +156,61 @@ def streamed_upload(request: Request, settings: Settings) -> AbstractAsyncContex
         field=FIELD,
         max_bytes=settings.MAX_UPLOAD_BYTES,
         directory=settings.UPLOAD_DIR,
+        idle_timeout=settings.UPLOAD_IDLE_TIMEOUT,
     )
+
+
+T = TypeVar("T")
+
+
+class _Stopped(Exception):
+    """Raised in the pipeline thread once the client is gone, so decoding stops at its next
+    frame instead of running on for an answer nobody will read."""
+
+
+def stopping(stop: threading.Event) -> FrameProgress:
+    """A progress callback that stops the pipeline once `stop` is set."""
+
+    def report(_done: int, _expected: int | None) -> None:
+        if stop.is_set():
+            raise _Stopped
+
+    return report
+
+
+async def _until_disconnected(request: Request) -> None:
+    """Return when the client goes away. Only once the body has been read: the messages
+    that can come then are the disconnect (or, spuriously, empty body messages)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def unless_disconnected(
+    request: Request, work: Callable[[threading.Event], Coroutine[Any, Any, T]]
+) -> T:
+    """Run `work(stop)`, watching for the client to go away meanwhile.
+
+    When it does, `stop` is set (with `stopping(stop)` as its progress callback the pipeline
+    stops at its next frame), the work is waited for, so that the processing slot is held
+    exactly as long as the work runs, and ClientDisconnect is raised: the middleware records
+    499 (client closed request) instead of an answer nobody receives."""
+    stop = threading.Event()
+    task = asyncio.create_task(work(stop))
+    watcher = asyncio.create_task(_until_disconnected(request))
+    gone = False
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        gone = watcher.done() and not watcher.cancelled() and watcher.exception() is None
+        if gone:
+            stop.set()
+        await asyncio.wait({task})
+    finally:
+        watcher.cancel()
+        if not task.done():  # this request itself was cancelled (shutdown): so is the work
+            stop.set()
+            task.cancel()
+    if gone:
+        if not task.cancelled():
+            task.exception()  # retrieved, and dropped: the disconnect is what happened
+        raise ClientDisconnect
+    return task.result()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -29,6 +31,16 @@ class Metrics:
         self.in_flight = Gauge(
             "gateway_requests_in_flight", "HTTP requests being served", registry=r
         )
+        # Admission's two counts (api/admission.py), read at scrape time: stalled uploads show
+        # as receiving without taking processing slots.
+        self.uploads_receiving = Gauge(
+            "gateway_uploads_receiving", "Uploads whose body is still arriving", registry=r
+        )
+        self.predictions_processing = Gauge(
+            "gateway_predictions_processing",
+            "Predictions being processed (MAX_INFLIGHT_REQUESTS slots)",
+            registry=r,
+        )
         self.stage_seconds = Histogram(
             "gateway_stage_seconds",
             "Time per pipeline stage of /predict",
@@ -52,3 +64,8 @@ class Metrics:
             buckets=SCORE_BUCKETS,
             registry=r,
         )
+
+    def watch_admission(self, receiving: Callable[[], int], processing: Callable[[], int]) -> None:
+        """Report admission's counts on every scrape."""
+        self.uploads_receiving.set_function(receiving)
+        self.predictions_processing.set_function(processing)

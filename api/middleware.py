@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import Metrics
@@ -17,6 +18,8 @@ from api.metrics import Metrics
 log = logging.getLogger("api.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# nginx's "client closed request": the client went away before its answer; not a server error.
+CLIENT_CLOSED = 499
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -59,6 +62,11 @@ class ObservabilityMiddleware:
         self.metrics.in_flight.inc()
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # Raised while the body was read (starlette), or by the handler that saw the
+            # disconnect while computing the answer. Nobody is there to answer: no response,
+            # no traceback, and counted as the client's doing rather than a 500.
+            status = CLIENT_CLOSED
         finally:
             self.metrics.in_flight.dec()
             self._finish(scope, context, status, time.perf_counter() - started)

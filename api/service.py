@@ -52,7 +52,12 @@ class DetectionService:
     thresholds: ThresholdPolicy = field(init=False)
 
     def __post_init__(self) -> None:
-        self.admission = Admission(self.settings.MAX_INFLIGHT_REQUESTS)
+        self.admission = Admission(
+            self.settings.MAX_INFLIGHT_REQUESTS, self.settings.MAX_CONCURRENT_UPLOADS
+        )
+        self.metrics.watch_admission(
+            lambda: self.admission.receiving, lambda: self.admission.processing
+        )
         self.thresholds = ThresholdPolicy(
             self.settings.THRESHOLD, self.settings.MODEL_BASE_PATH / self.settings.MODEL_NAME
         )

@@ -3,8 +3,10 @@
 Starlette's form parsing reads the whole body (spooling it to disk) before a handler runs, so a
 limit could only be checked afterwards and the data would be copied twice. This reader parses the
 stream itself: the `file` part goes to one temp file in 1 MiB writes off the event loop, anything
-else is discarded, the request is refused with 413 the moment it crosses the limit, and the temp
-file is removed however the request ends (success, error, disconnect, cancellation).
+else is discarded, the request is refused with 413 the moment it crosses the limit, with 408 when
+nothing arrives for `idle_timeout` seconds, with 422 when the body is not complete multipart (up
+to its closing boundary), and the temp file is removed however the request ends (success, error,
+disconnect, cancellation).
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from collections.abc import AsyncIterable, AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import python_multipart
 from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import parse_options_header
+from python_multipart.multipart import MultipartState, parse_options_header
 
-from api.errors import EmptyUpload, InvalidRequest, MissingUpload, UploadTooLarge
+from api.errors import EmptyUpload, InvalidRequest, MissingUpload, UploadTimeout, UploadTooLarge
 
 FLUSH_BYTES = 1 << 20
 # Room for multipart framing and small form fields on top of the file itself.
@@ -122,6 +124,48 @@ def _too_large(limit: int) -> UploadTooLarge:
     )
 
 
+@contextmanager
+def _parser_errors() -> Iterator[None]:
+    """Around every call into python-multipart (constructor, write, finalize): any of its errors
+    is the client's malformed body, answered 422 in the JSON shape rather than a plain 500."""
+    try:
+        yield
+    except FormParserError as exc:
+        raise InvalidRequest(f"The multipart body is malformed: {exc}") from exc
+
+
+def _incomplete(boundary: bytes) -> InvalidRequest:
+    closing = "--" + boundary.decode("latin-1") + "--"
+    return InvalidRequest(
+        "The multipart body is malformed: it ended before its closing boundary, so the upload "
+        f"is incomplete (cut off, or a Content-Length shorter than the body; the body must end "
+        f"with '{closing}'). Send the whole file again."
+    )
+
+
+def _timed_out(idle_timeout: float) -> UploadTimeout:
+    # Connection: close, because the rest of the body may still come: read as the start of the
+    # next request on a kept-alive connection, it would be garbage.
+    return UploadTimeout(
+        f"Nothing of the upload arrived for {idle_timeout:g} s (UPLOAD_IDLE_TIMEOUT), so it was "
+        "dropped. Send the file again over a steadier connection.",
+        headers={"Connection": "close"},
+    )
+
+
+async def _next_chunk(chunks: AsyncIterator[bytes], idle_timeout: float | None) -> bytes | None:
+    """The next piece of the body, None at its end; UploadTimeout when none comes in time."""
+    try:
+        # The timer covers only the wait for the client, not parsing or disk writes.
+        async with asyncio.timeout(idle_timeout):
+            return await anext(chunks)
+    except StopAsyncIteration:
+        return None
+    except TimeoutError:
+        assert idle_timeout is not None
+        raise _timed_out(idle_timeout) from None
+
+
 @asynccontextmanager
 async def receive_upload(
     stream: AsyncIterable[bytes],
@@ -131,32 +175,38 @@ async def receive_upload(
     field: str,
     max_bytes: int,
     directory: Path | None = None,
+    idle_timeout: float | None = None,
 ) -> AsyncIterator[Upload]:
-    """Stream the `field` part of a multipart body to a temp file; remove it on exit."""
+    """Stream the `field` part of a multipart body to a temp file; remove it on exit.
+
+    `idle_timeout`: seconds the body may send nothing before UploadTimeout (None: no limit)."""
     boundary = _boundary(content_type, field)
     if content_length is not None and content_length > max_bytes + FRAMING_SLACK:
         raise _too_large(max_bytes)  # refuse before reading a byte
     collector = _FieldCollector(field)
-    parser = python_multipart.MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
+    with _parser_errors():  # the constructor validates the boundary (at most 256 characters)
+        parser = python_multipart.MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
+    chunks = aiter(stream)
     fd, name = tempfile.mkstemp(prefix="upload-", suffix=".bin", dir=directory)
     path, size, received = Path(name), 0, 0
     try:
         with os.fdopen(fd, "wb") as out:
-            async for chunk in stream:
+            while (chunk := await _next_chunk(chunks, idle_timeout)) is not None:
                 received += len(chunk)
                 if received > max_bytes + FRAMING_SLACK:
                     raise _too_large(max_bytes)
-                try:
+                with _parser_errors():
                     parser.write(chunk)
-                except FormParserError as exc:
-                    raise InvalidRequest(f"The multipart body is malformed: {exc}") from exc
                 if collector.pending_bytes >= FLUSH_BYTES:
                     size += await _flush(out, collector, size, max_bytes)
             size += await _flush(out, collector, size, max_bytes)
-            try:
+            with _parser_errors():
                 parser.finalize()
-            except FormParserError as exc:
-                raise InvalidRequest(f"The multipart body is malformed: {exc}") from exc
+        # The parser reaches END only past the closing delimiter: a body cut short (a client
+        # that stopped, or a Content-Length shorter than the body, where the server stops
+        # reading) would otherwise be scored as a truncated file.
+        if parser.state is not MultipartState.END:
+            raise _incomplete(boundary)
         if not collector.found:
             raise MissingUpload(
                 f"No file in the form field '{field}'. Send the video as multipart/form-data, "

@@ -18,6 +18,7 @@ from api.errors import (
     MissingUpload,
     Overloaded,
     Unauthorized,
+    UploadTimeout,
     UploadTooLarge,
 )
 from api.jobs import Job, JobManager
@@ -67,7 +68,13 @@ def view(request: Request, jobs: JobManager, job: Job) -> JobResponse:
     status_code=202,
     response_model=JobResponse,
     responses=error_responses(
-        Unauthorized, EmptyUpload, UploadTooLarge, MissingUpload, JobQueueFull, Overloaded
+        Unauthorized,
+        EmptyUpload,
+        UploadTimeout,
+        UploadTooLarge,
+        MissingUpload,
+        JobQueueFull,
+        Overloaded,
     ),
     openapi_extra=UPLOAD_BODY,
     summary="Queue a video; answers at once with the job (Location: /jobs/{id})",
@@ -76,8 +83,10 @@ async def create_job(
     request: Request, service: Service, jobs: Jobs, owner: Owner, options: Options
 ) -> JSONResponse:
     context = context_of(request.scope)
-    # A full queue or a busy gateway refuses before reading a byte of the upload.
-    with jobs.reserve(), service.admission.admit():
+    # A full queue refuses before a byte of the upload is read; so do JOB_QUEUE_SIZE uploads
+    # streaming at once, or MAX_CONCURRENT_UPLOADS of any kind. No processing slot: jobs run
+    # JOB_WORKERS at a time, apart from /predict.
+    with jobs.reserve(), service.admission.receiving_upload():
         async with streamed_upload(request, service.settings) as upload:
             job = jobs.submit(upload, options, owner=owner)
     if context:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import AsyncExitStack
+
 from fastapi import APIRouter, Request
 
-from api.deps import Authenticated, Options, Service, streamed_upload
+from api.deps import (
+    Authenticated,
+    Options,
+    Service,
+    stopping,
+    streamed_upload,
+    unless_disconnected,
+)
 from api.errors import (
     BackendBadResponse,
     BackendError,
@@ -15,6 +25,7 @@ from api.errors import (
     Overloaded,
     Unauthorized,
     UnsupportedMedia,
+    UploadTimeout,
     UploadTooLarge,
 )
 from api.middleware import context_of
@@ -34,6 +45,7 @@ ERRORS = error_responses(
     Overloaded,
     BackendUnavailable,
     BackendTimeout,
+    UploadTimeout,
 )
 
 
@@ -48,12 +60,23 @@ ERRORS = error_responses(
 async def predict(request: Request, service: Service, options: Options) -> PredictResponse:
     context = context_of(request.scope)
     log_fields = context.fields if context else {}
-    # Admission first: a refused request costs no upload, no disk and no decoding.
-    with service.admission.admit():
-        async with streamed_upload(request, service.settings) as upload:
-            log_fields["upload_bytes"] = upload.size
-            return await service.predict(
-                upload.path,
-                options,
-                on_record=lambda record: log_fields.update(record.log_fields()),
-            )
+    admission = service.admission
+    # When every processing slot is busy already, a refusal costs no upload, disk or decoding.
+    admission.refuse_if_busy()
+    async with AsyncExitStack() as stack:
+        # An upload slot while the body arrives (a client may take its time, up to
+        # UPLOAD_IDLE_TIMEOUT between pieces); a processing slot only once it has arrived.
+        with admission.receiving_upload():
+            upload = await stack.enter_async_context(streamed_upload(request, service.settings))
+        log_fields["upload_bytes"] = upload.size
+        with admission.processing_slot():
+
+            async def work(stop: threading.Event) -> PredictResponse:
+                return await service.predict(
+                    upload.path,
+                    options,
+                    on_record=lambda record: log_fields.update(record.log_fields()),
+                    on_progress=stopping(stop),
+                )
+
+            return await unless_disconnected(request, work)

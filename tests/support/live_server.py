@@ -14,10 +14,17 @@ from settings import Settings
 
 
 @contextmanager
-def serve(settings: Settings, *, start_timeout: float = 60) -> Iterator[str]:
-    """Yield the server's base URL; stop it (lifespan shutdown included) on exit."""
+def serve(settings: Settings, *, start_timeout: float = 60, http: str = "auto") -> Iterator[str]:
+    """Yield the server's base URL; stop it (lifespan shutdown included) on exit.
+
+    `http`: uvicorn's HTTP parser, "h11" or "httptools" ("auto": httptools when installed)."""
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=0, log_level="warning", access_log=False
+        create_app(settings),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        access_log=False,
+        http=http,  # type: ignore[arg-type]
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
