@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import pytest
 
-from api.errors import EmptyUpload, InvalidRequest, MissingUpload, UploadTooLarge
+from api.errors import EmptyUpload, InvalidRequest, MissingUpload, UploadTimeout, UploadTooLarge
 from api.uploads import FRAMING_SLACK, receive_upload
 
 pytestmark = pytest.mark.anyio
 BOUNDARY = "xYzBoUnDaRy"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
+INCOMPLETE = "ended before its closing boundary, so the upload is incomplete"
 
 
 @pytest.fixture
@@ -93,6 +95,18 @@ async def test_flushes_large_files_in_pieces(tmp_path: Path) -> None:
             "multipart",
         ),
         (body(part("file", b"x")), {"content_type": None}, MissingUpload, "curl -F file=@"),
+        # python-multipart's constructor refuses it: a 422, not a plain 500.
+        (
+            body(part("file", b"x")),
+            {"content_type": "multipart/form-data; boundary=" + "b" * 257},
+            InvalidRequest,
+            "Boundary length 257 exceeds maximum of 256",
+        ),
+        # Bodies that end before the closing delimiter: the file would be scored truncated.
+        (part("file", b"video"), {}, InvalidRequest, INCOMPLETE),
+        (part("file", b"video")[:-20], {}, InvalidRequest, INCOMPLETE),
+        (body(part("file", b"video"))[:-3], {}, InvalidRequest, INCOMPLETE),
+        (b"", {}, InvalidRequest, INCOMPLETE),
     ],
 )
 async def test_bad_bodies(
@@ -154,3 +168,34 @@ async def test_temp_file_removed_when_processing_fails(tmp_path: Path) -> None:
             assert upload.content_type == "video/mp4"
             raise RuntimeError("downstream")
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_an_upload_that_stops_arriving_times_out(tmp_path: Path) -> None:
+    never = asyncio.Event()
+
+    async def stalls() -> AsyncIterator[bytes]:
+        yield body(part("file", b"x" * 3000))[:2000]
+        await never.wait()  # the client sends nothing more and keeps its socket
+        yield b""
+
+    with pytest.raises(UploadTimeout, match=r"for 0.05 s \(UPLOAD_IDLE_TIMEOUT\)") as caught:
+        await receive(stalls(), tmp_path, idle_timeout=0.05)  # type: ignore[arg-type]
+    assert (caught.value.status_code, caught.value.code) == (408, "upload_timeout")
+    assert caught.value.headers == {"Connection": "close"}
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_slow_but_steady_upload_is_not_timed_out(tmp_path: Path) -> None:
+    # The timer covers the wait for each piece, not the whole upload: 20 pieces, each well
+    # within the limit, arrive after more than the limit in total.
+    # The body ends right after its closing delimiter, without the optional line break.
+    data = body(part("file", b"v" * 2000))[:-2]
+    pieces = [data[i : i + 100] for i in range(0, len(data), 100)]
+
+    async def steady() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            await asyncio.sleep(0)  # yields to the loop without a wall-clock wait
+            yield piece
+
+    got, _ = await receive(steady(), tmp_path, idle_timeout=3600)  # type: ignore[arg-type]
+    assert got == b"v" * 2000

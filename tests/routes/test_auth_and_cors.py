@@ -67,3 +67,43 @@ def test_cors_allows_only_configured_origins(make_client: AppFactory) -> None:
 def test_no_cors_headers_without_configuration(make_client: AppFactory) -> None:
     response = make_client().get("/health/live", headers={"Origin": "https://x.example"})
     assert "access-control-allow-origin" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "header", ["Bearer k1", "bearer k1", "BEARER k1", "bearer  k1", "Bearer   k1  "]
+)
+def test_every_spelling_that_authenticates_sees_its_own_job(
+    make_client: AppFactory, videos: dict[str, Path], header: str
+) -> None:
+    client = make_client(BACKEND="embedded", REQUIRE_AUTH=True, API_KEYS="k1,k2")
+    files = {"file": ("f.mp4", videos["short"].read_bytes())}
+    created = client.post("/jobs", headers={"Authorization": header}, files=files)
+    assert created.status_code == 202, created.text
+    path = created.headers["Location"]
+    # The owner is the key that matched, however the header that carried it was spelt.
+    for spelling in (header, "Bearer k1"):
+        assert client.get(path, headers={"Authorization": spelling}).status_code == 200
+    assert client.get(path, headers={"Authorization": "Bearer k2"}).status_code == 404
+    assert client.delete(path, headers={"Authorization": header}).status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("require_auth", "headers", "status"),
+    [
+        (True, {}, 401),
+        (True, {"Authorization": "Bearer wrong"}, 401),
+        (True, {"Authorization": "Bearer s"}, 200),
+        (False, {}, 200),
+    ],
+)
+def test_metrics_need_the_token_when_auth_is_on(
+    make_client: AppFactory, require_auth: bool, headers: dict[str, str], status: int
+) -> None:
+    client = make_client(REQUIRE_AUTH=require_auth, JWT_SECRET="s")
+    response = client.get("/metrics", headers=headers)
+    assert response.status_code == status
+    if status == 401:
+        assert response.json()["code"] == "unauthorized"
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    else:
+        assert "gateway_requests_total" in response.text

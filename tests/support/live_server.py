@@ -24,7 +24,7 @@ def serve(settings: Settings, *, start_timeout: float = 60, http: str = "auto") 
         port=0,
         log_level="warning",
         access_log=False,
-        http=http,  # type: ignore[arg-type]
+        http=http,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
