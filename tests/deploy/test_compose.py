@@ -125,3 +125,44 @@ def test_batching_fits_the_gateway_batch_size() -> None:
     match = re.search(r"max_batch_size\s*\{\s*value:\s*(\d+)", text)
     assert match
     assert Settings.model_fields["BATCH_SIZE"].default <= int(match.group(1))
+
+
+def nginx_values(directive: str) -> list[str]:
+    text = (PROJECT_ROOT / "deploy" / "nginx.conf").read_text()
+    lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
+    found = [ln for ln in lines if ln.startswith(directive + " ")]
+    return [ln.removeprefix(directive).strip(" ;") for ln in found]
+
+
+def seconds(value: str) -> float:
+    match = re.fullmatch(r"(\d+)(s|m)?", value)
+    assert match, value
+    return int(match.group(1)) * (60 if match.group(2) == "m" else 1)
+
+
+def kib(value: str) -> int:
+    match = re.fullmatch(r"(\d+)k", value)
+    assert match, value
+    return int(match.group(1)) * 1024
+
+
+def test_nginx_timeouts_let_the_gateway_answer_first() -> None:
+    """Where nginx and the gateway could both give up, the gateway must come first, so the
+    client gets its JSON answer (408 upload_timeout, 504 backend_timeout), not nginx's."""
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    (body,) = nginx_values("client_body_timeout")
+    (send,) = nginx_values("proxy_send_timeout")
+    assert seconds(body) > defaults["UPLOAD_IDLE_TIMEOUT"]
+    assert seconds(send) > defaults["UPLOAD_IDLE_TIMEOUT"]
+    gateways, tfservings = (seconds(v) for v in nginx_values("proxy_read_timeout"))
+    assert gateways > 2 * defaults["REQUEST_TIMEOUT"]  # several TF Serving calls per video
+    assert tfservings > defaults["REQUEST_TIMEOUT"]
+
+
+def test_nginx_lets_through_every_head_the_gateway_accepts() -> None:
+    (buffers,) = nginx_values("large_client_header_buffers")
+    number, size = buffers.split()
+    # A head of MAX_HEADER_BYTES may be one line: each buffer must hold it.
+    assert kib(size) >= Settings.model_fields["MAX_HEADER_BYTES"].default
+    assert int(number) * kib(size) > Settings.model_fields["MAX_HEADER_BYTES"].default
+    assert nginx_values("error_page") == ["494 =431 @head_too_large"]
