@@ -322,14 +322,14 @@ def main(argv: list[str] | None = None) -> None:
 def _gateways(
     args: argparse.Namespace, env: dict[str, str], tfs_port: int, into: dict[str, Process]
 ) -> Iterator[None]:
-    uvicorn = str(Path(sys.executable).parent / "uvicorn")
     with _ExitAll() as stack:
         for name, overrides in CONFIGS.items():
             port = free_port()
             genv = {**env, "TF_SERVING_URL": f"http://127.0.0.1:{tfs_port}",
-                    "MODEL_BASE_PATH": str(args.model_base), **overrides}  # fmt: skip
-            command = [uvicorn, "api.main:create_app", "--factory", "--port", str(port),
-                       "--no-access-log"]  # fmt: skip
+                    "MODEL_BASE_PATH": str(args.model_base), "PORT": str(port),
+                    **overrides}  # fmt: skip
+            # The gateway as deployed: its one entry point (h11, the server's flags).
+            command = [sys.executable, "-m", "api.server"]
             ready = f"http://127.0.0.1:{port}/health/ready"
             into[name] = stack.enter(started(command, genv, args.out / f"{name}.log", ready))
         yield
