@@ -15,22 +15,25 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
 
 from api.contract import DEFAULT_CROP_SIZE
-from api.errors import UnsupportedMedia
+from api.errors import MediaTooLarge, UnsupportedMedia
 from api.pipeline.decode import (
     Frame,
+    FrameSampler,
     VideoInfo,
+    WalkEnd,
     open_video,
     probe,
-    sample_frames,
     sampling_step,
 )
 from api.pipeline.faces import Box, HaarFaceDetector, crop, expand
 from api.pipeline.finder import FaceFinder
+from api.pipeline.imageheader import read_header
 
 # Decoded frames may wait for detection up to this many bytes (one frame whatever its size):
 # enough that the decoder rarely waits for a slow search (the first frame's costs ~10 ordinary
@@ -70,6 +73,7 @@ class FaceSamples:
     media: str = "video"  # or "image"
     frames: list[SampledFrame] = field(default_factory=list)
     decode_seconds: float = 0.0  # the reader thread's time in grab()/retrieve()
+    end: WalkEnd | None = None  # why decoding stopped; None for an image
     detect_seconds: float = 0.0  # face detection and cropping
 
     @property
@@ -124,15 +128,17 @@ def extract_faces(
     """
     with open_video(path) as cap:
         info = probe(cap)
-        _check_pixels(info.width, info.height, max_pixels)
+        check_pixels(info.width, info.height, max_pixels)
         samples = FaceSamples(info=info, step=sampling_step(info.src_fps, target_fps))
         expected = expected_samples(info, samples.step, max_frames)
         finder = FaceFinder(detector, redetect_every)
-        with _Reader(cap, samples.step, max_frames) as reader:
+        frames = FrameSampler(cap, samples.step, max_frames, info.total_frames)
+        with _Reader(frames) as reader:
             for frame in reader:
                 started = time.perf_counter()
                 # Declared sizes can lie; the decoded frame cannot.
-                _check_pixels(frame.image.shape[1], frame.image.shape[0], max_pixels)
+                height, width = frame.image.shape[:2]
+                check_decoded(width, height, (info.width, info.height), max_pixels)
                 faces = finder.find_all(frame.image)
                 sampled = _sampled(frame, faces, margin, crop_size)
                 samples.frames.append(sampled)
@@ -142,6 +148,7 @@ def extract_faces(
                 if on_progress is not None:
                     on_progress(samples.sampled_frames, expected)
         samples.decode_seconds = reader.busy_seconds
+        samples.end = frames.end
     return samples
 
 
@@ -156,12 +163,12 @@ def extract_image_faces(
 ) -> FaceSamples:
     """An image as a one-frame video: every face, searched at full detection size."""
     started = time.perf_counter()
-    # IMREAD_COLOR applies the EXIF orientation, as phones expect.
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise UnsupportedMedia("The image could not be decoded: it is truncated or corrupt.")
+    # The declared size is checked before decoding: a tiny file can declare gigabytes.
+    header = read_header(path)
+    check_pixels(header.width, header.height, max_pixels, "image")
+    image = _decode_image(path)
     height, width = image.shape[:2]
-    _check_pixels(width, height, max_pixels)
+    check_decoded(width, height, (header.width, header.height), max_pixels, "image")
     decoded = time.perf_counter()
     info = VideoInfo(src_fps=0.0, total_frames=1, width=width, height=height)
     samples = FaceSamples(info=info, step=1, media="image", decode_seconds=decoded - started)
@@ -171,6 +178,14 @@ def extract_image_faces(
     if on_frame is not None:
         on_frame(samples.frames[0])
     return samples
+
+
+def _decode_image(path: Path) -> np.ndarray:
+    # IMREAD_COLOR applies the EXIF orientation, as phones expect.
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise UnsupportedMedia("The image could not be decoded: it is truncated or corrupt.")
+    return image
 
 
 def _sampled(frame: Frame, boxes: list[Box], margin: float, size: int) -> SampledFrame:
@@ -217,8 +232,8 @@ def _weight(item: Frame | _Done) -> int:
 class _Reader:
     """Decodes sampled frames on its own thread into a bounded queue."""
 
-    def __init__(self, cap: cv2.VideoCapture, step: int, max_frames: int) -> None:
-        self._frames = sample_frames(cap, step, max_frames)
+    def __init__(self, frames: FrameSampler) -> None:
+        self._frames = frames
         self._queue = _ByteQueue(QUEUE_BYTES)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="decode", daemon=True)
@@ -271,10 +286,40 @@ class _Reader:
                 continue
 
 
-def _check_pixels(width: int, height: int, max_pixels: int) -> None:
-    if width * height > max_pixels:
-        raise UnsupportedMedia(
-            f"The video is {width}x{height} pixels per frame, more than this server's limit of "
-            f"{max_pixels} (MAX_VIDEO_PIXELS). Downscale it (for example to 1920x1080) and retry.",
-            details={"width": width, "height": height, "max_pixels": max_pixels},
+Media = Literal["video", "image"]
+
+
+def check_pixels(width: int, height: int, max_pixels: int, media: Media = "video") -> None:
+    """Refuse a frame (or image) of more than `max_pixels`, whatever told us its size."""
+    if width * height <= max_pixels:
+        return
+    per = " per frame" if media == "video" else ""
+    raise MediaTooLarge(
+        f"The {media} is {width}x{height} pixels{per}, more than this server's limit of "
+        f"{max_pixels} (MAX_VIDEO_PIXELS). Downscale it (for example to 1920x1080) and retry.",
+        details={"width": width, "height": height, "max_pixels": max_pixels},
+    )
+
+
+def check_decoded(
+    width: int, height: int, declared: tuple[int, int], max_pixels: int, media: Media = "video"
+) -> None:
+    """Refuse decoded pixels beyond the limit or beyond what the file declared (0x0: unknown).
+
+    Areas are compared, not sides: rotation (EXIF, a display matrix) swaps width and height."""
+    check_pixels(width, height, max_pixels, media)
+    declared_width, declared_height = declared
+    if 0 < declared_width * declared_height < width * height:
+        what = "A frame of the video" if media == "video" else "The image"
+        raise MediaTooLarge(
+            f"{what} decoded to {width}x{height} pixels, more than the "
+            f"{declared_width}x{declared_height} its header declares: the file is corrupt or "
+            "crafted.",
+            details={
+                "width": width,
+                "height": height,
+                "declared_width": declared_width,
+                "declared_height": declared_height,
+                "max_pixels": max_pixels,
+            },
         )

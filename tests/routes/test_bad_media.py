@@ -3,6 +3,7 @@ the gateway keeps serving. Fixtures are generated here or committed under tests/
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import AppFactory
-from tests.support.videos import astronaut_bgr, write_video
+from tests.support.videos import (
+    astronaut_bgr,
+    bmp_declaring,
+    cut,
+    jpeg_declaring,
+    make_avi,
+    png_declaring,
+    webp_declaring,
+    write_video,
+)
 
 MEDIA = Path(__file__).parents[1] / "fixtures" / "media"
 
@@ -90,6 +100,25 @@ BAD: list[tuple[str, Maker, int, str, str]] = [
     ),
     ("zero frames", lambda v, t: zero_frames(t), 415, "unsupported_media", "could not be opened"),
     ("random bytes", lambda v, t: bytes(range(256)) * 20, 415, "unsupported_media", "recognised"),
+    # Decompression bombs: < 1 KB each, refused from the header before a pixel is decoded.
+    *[
+        (f"{name} bomb", lambda v, t, b=build: b(), 415, "too_many_pixels", size)
+        for name, build, size in [
+            ("jpeg", lambda: jpeg_declaring(30000, 30000), "30000x30000 pixels, more than"),
+            ("png", lambda: png_declaring(30000, 30000), "30000x30000 pixels, more than"),
+            ("bmp", lambda: bmp_declaring(30000, 30000), "30000x30000 pixels, more than"),
+            ("webp lossy", lambda: webp_declaring(16383, 16383, "VP8 "), "16383x16383 pixels"),
+            ("webp lossless", lambda: webp_declaring(16384, 16384, "VP8L"), "16384x16384 pix"),
+            ("webp extended", lambda: webp_declaring(30000, 30000, "VP8X"), "30000x30000 pix"),
+        ]
+    ],
+    (
+        "jpeg header only",
+        lambda v, t: jpeg_declaring(640, 360)[:150],
+        415,
+        "unsupported_media",
+        "JPEG header is truncated or corrupt",
+    ),
 ]
 
 
@@ -146,8 +175,52 @@ def test_too_many_pixels_per_frame(make_client: AppFactory, videos: dict[str, Pa
     client = make_client(MAX_VIDEO_PIXELS=640 * 360 - 1)
     response = post(client, videos["faces"].read_bytes())
     assert response.status_code == 415
-    assert "640x360 pixels per frame" in response.json()["error"]
-    assert response.json()["details"]["max_pixels"] == 640 * 360 - 1
+    body = response.json()
+    assert body["code"] == "too_many_pixels"  # the same code as an image's
+    assert "640x360 pixels per frame" in body["error"]
+    assert body["details"] == {"width": 640, "height": 360, "max_pixels": 640 * 360 - 1}
+
+
+def test_too_many_pixels_in_an_image(make_client: AppFactory) -> None:
+    client = make_client(MAX_VIDEO_PIXELS=512 * 512 - 1)
+    response = post(client, image(".png"), "face.png")
+    assert response.status_code == 415
+    body = response.json()
+    assert (body["code"], body["details"]["width"], body["details"]["height"]) == (
+        "too_many_pixels",
+        512,
+        512,
+    )
+    assert "The image is 512x512 pixels, more than" in body["error"]
+    assert list(upload_dir(client).iterdir()) == []
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.25])
+def test_a_truncated_video_is_uncertain(
+    make_client: AppFactory, tmp_path: Path, keep: float
+) -> None:
+    """What an interrupted upload or copy leaves: the frames before the cut decode, and judging
+    them as the whole clip would be a confident answer about a fragment."""
+    clip = make_avi(tmp_path / "clip.avi", seconds=4, fps=10)
+    client = make_client()
+    whole = post(client, clip.read_bytes(), "clip.avi").json()
+    assert "truncated_input" not in [r["code"] for r in whole["reasons"]]
+    response = post(client, cut(clip, keep, tmp_path / "cut.avi").read_bytes(), "cut.avi")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["verdict"] == "uncertain"
+    truncated = [r for r in body["reasons"] if r["code"] == "truncated_input"]
+    said = re.fullmatch(
+        r"Only (\d\.\d) s of the declared 4\.0 s could be decoded \((\d+)%\): the file is "
+        r"truncated or damaged\.",
+        truncated[0]["message"],
+    )
+    assert said is not None, truncated[0]["message"]
+    # Each frame is a JPEG of about the same size: the decoded share is about the kept share.
+    assert float(said[1]) == pytest.approx(4 * keep, abs=0.4)
+    assert int(said[2]) == pytest.approx(100 * keep, abs=10)
+    assert body["meta"]["total_frames"] == 40  # the container's count, from its header
+    assert list(upload_dir(client).iterdir()) == []
 
 
 def test_phone_rotation_metadata_is_applied(make_client: AppFactory) -> None:

@@ -6,12 +6,16 @@ cascade finds her face whenever the photo is drawn at least ~200 px tall.
 
 from __future__ import annotations
 
+import io
+import struct
+import zlib
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 from skimage import data
 
 BACKGROUND = 90
@@ -119,3 +123,70 @@ def two_faces_frame(i: int, n: int, width: int = 960, height: int = 360) -> np.n
 def make_two_faces_video(path: Path, *, seconds: float, fps: float) -> Path:
     n = round(seconds * fps)
     return write_video(path, (two_faces_frame(i, n) for i in range(n)), fps)
+
+
+def make_avi(path: Path, *, seconds: float, fps: float) -> Path:
+    """A make_video clip as Motion JPEG in AVI: the index comes last and every frame is a
+    key frame, so a file cut short still opens and decodes up to the cut."""
+    n = round(seconds * fps)
+    return write_video(path, (face_frame(i, n) for i in range(n)), fps, fourcc="MJPG")
+
+
+def cut(path: Path, keep: float, into: Path) -> Path:
+    """The first `keep` share of the file's bytes, as an interrupted upload leaves it."""
+    data = path.read_bytes()
+    into.write_bytes(data[: round(len(data) * keep)])
+    return into
+
+
+# --- Decompression bombs: real small images whose header declares a huge size. -------------
+def encoded(ext: str, params: list[int] | None = None, side: int = 16) -> bytes:
+    ok, data = cv2.imencode(ext, cv2.resize(astronaut_bgr(), (side, side)), params or [])
+    if not ok:
+        raise RuntimeError(f"OpenCV cannot encode {ext}")
+    return data.tobytes()
+
+
+def jpeg_declaring(width: int, height: int) -> bytes:
+    """A baseline JPEG whose SOF0 segment (FF C0, length, precision, height, width) is patched."""
+    data = bytearray(encoded(".jpg"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A PNG whose IHDR (the first chunk, at byte 8) is patched, its CRC recomputed."""
+    data = bytearray(encoded(".png"))
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+def bmp_declaring(width: int, height: int) -> bytes:
+    """A BMP whose BITMAPINFOHEADER biWidth and biHeight (bytes 18-26) are patched."""
+    data = bytearray(encoded(".bmp"))
+    data[18:26] = struct.pack("<ii", width, height)
+    return bytes(data)
+
+
+def webp_declaring(width: int, height: int, chunk: str) -> bytes:
+    """A WebP whose first chunk declares the size: "VP8 " (lossy, 14-bit sides at byte 26),
+    "VP8L" (lossless, two 14-bit sides - 1 packed at byte 21) or "VP8X" (extended, 24-bit
+    canvas sides - 1 at byte 24; Pillow writes it when there is EXIF)."""
+    if chunk == "VP8X":
+        out = io.BytesIO()
+        rgb = cv2.cvtColor(cv2.resize(astronaut_bgr(), (16, 16)), cv2.COLOR_BGR2RGB)
+        Image.fromarray(rgb).save(out, "WEBP", exif=Image.Exif().tobytes())
+        data = bytearray(out.getvalue())
+        data[24:30] = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    elif chunk == "VP8L":
+        data = bytearray(encoded(".webp", [cv2.IMWRITE_WEBP_QUALITY, 101]))
+        bits = int.from_bytes(data[21:25], "little") & ~((1 << 28) - 1)
+        data[21:25] = (bits | (width - 1) | (height - 1) << 14).to_bytes(4, "little")
+    else:
+        data = bytearray(encoded(".webp", [cv2.IMWRITE_WEBP_QUALITY, 80]))
+        data[26:30] = struct.pack("<HH", width, height)
+    if data[12:16] != chunk.encode():
+        raise RuntimeError(f"expected a {chunk} chunk, the encoder wrote {bytes(data[12:16])!r}")
+    return bytes(data)
