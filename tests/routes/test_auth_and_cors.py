@@ -39,7 +39,9 @@ def test_auth_is_checked_before_the_upload_is_read(make_client: AppFactory) -> N
     assert response.status_code == 401  # not 413: nothing was read
 
 
-@pytest.mark.parametrize("path", ["/health", "/health/live", "/docs", "/openapi.json"])
+@pytest.mark.parametrize(
+    "path", ["/health", "/health/live", "/health/ready", "/docs", "/openapi.json"]
+)
 def test_probes_and_docs_stay_open(make_client: AppFactory, path: str) -> None:
     client = make_client(REQUIRE_AUTH=True, JWT_SECRET="s")
     assert client.get(path).status_code == 200
