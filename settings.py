@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
+# The sampling rates a request (`fps`) or DEFAULT_FPS may ask for: from one frame per 100 s.
+MIN_FPS = 0.01
+MAX_FPS = 120.0
+
 
 class BackendKind(StrEnum):
     AUTO = "auto"  # TF Serving when TF_SERVING_URL is set, otherwise embedded
@@ -54,7 +58,7 @@ class Settings(BaseSettings):
     MODEL_NAME: str = Field("deepfake", pattern=r"^[A-Za-z0-9_.-]+$")
     MODEL_VERSION: int = Field(2, ge=1)  # v1 stays for rollback
     TF_SERVING_URL: str | None = None
-    DEFAULT_FPS: float = Field(2.0, gt=0, le=120)
+    DEFAULT_FPS: float = Field(2.0, ge=MIN_FPS, le=MAX_FPS)
     MAX_FRAMES: int = Field(256, ge=1, le=10_000)
     # None: the threshold in the model card of the version that answered, else 0.5.
     THRESHOLD: float | None = Field(None, ge=0, le=1)

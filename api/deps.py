@@ -21,12 +21,10 @@ from api.options import PredictOptions
 from api.pipeline.extract import FrameProgress
 from api.service import DetectionService
 from api.uploads import Upload, receive_upload
-from settings import Settings
+from settings import MAX_FPS, MIN_FPS, Settings
 
 # The multipart field that carries the video or image, on /predict and /jobs.
 FIELD = "file"
-# The lowest `fps` a request may ask for: one frame per 100 s.
-MIN_FPS = 0.01
 
 
 # --- the lifespan's services -----------------------------------------------------------------
@@ -104,7 +102,7 @@ def predict_options(
         float | None,
         # At least one frame per 100 s: below that a long video is a handful of frames, and
         # a tiny fps only makes the decoder step through it for nothing.
-        Query(ge=MIN_FPS, le=120, description="Frames sampled per second (DEFAULT_FPS)"),
+        Query(ge=MIN_FPS, le=MAX_FPS, description="Frames sampled per second (DEFAULT_FPS)"),
     ] = None,
     max_frames: Annotated[
         int | None, Query(ge=1, description="Cap on sampled frames, at most MAX_FRAMES")

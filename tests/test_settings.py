@@ -46,7 +46,7 @@ def test_read_from_a_dotenv_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ({"REQUIRE_AUTH": True}, "needs JWT_SECRET or API_KEYS"),
         ({"CORS_ORIGINS": ["*"], "CORS_ALLOW_CREDENTIALS": True}, "cannot be combined"),
         ({"THRESHOLD": 1.5}, "less than or equal to 1"),
-        ({"DEFAULT_FPS": 0}, "greater than 0"),
+        ({"DEFAULT_FPS": 0}, "greater than or equal to 0.01"),
         ({"MAX_FRAMES": 0}, "greater than or equal to 1"),
         ({"BACKEND": "onnx"}, "auto"),
         ({"MODEL_NAME": "../etc"}, "pattern"),
