@@ -4,7 +4,7 @@ A 1 KB JPEG can declare 30000x30000 pixels: cv2.imread would allocate and fill ~
 peak) for 5-10 s before the size could be checked. Reading the header first lets the pixel limit
 refuse such a file for the cost of parsing a few hundred bytes.
 
-JPEG, PNG and BMP headers are parsed by Pillow's format plugins, constructed directly: that
+JPEG, PNG, BMP and TIFF headers are parsed by Pillow's format plugins, constructed directly: that
 parses exactly what `PIL.Image.open` parses but skips its decompression-bomb check, which would
 raise (`DecompressionBombError`, above 2x `Image.MAX_IMAGE_PIXELS`) without saying the size, or
 warn, through the process-wide warnings filters, below that. Our limit (MAX_VIDEO_PIXELS) is then
@@ -23,6 +23,7 @@ from PIL import ImageFile
 from PIL.BmpImagePlugin import BmpImageFile
 from PIL.JpegImagePlugin import JpegImageFile
 from PIL.PngImagePlugin import PngImageFile
+from PIL.TiffImagePlugin import TiffImageFile
 
 from api.errors import UnsupportedMedia
 from api.pipeline.sniff import HEAD_BYTES, sniff
@@ -31,6 +32,7 @@ _PLUGINS: dict[str, type[ImageFile.ImageFile]] = {
     "JPEG": JpegImageFile,
     "PNG": PngImageFile,
     "BMP": BmpImageFile,
+    "TIFF": TiffImageFile,  # not served (service.IMAGE_FORMATS), but training reads it
 }
 # Errors Pillow's parsers raise on a header they cannot make sense of (ImageFile wraps the
 # low-level ones, struct.error and the like, in SyntaxError).
@@ -39,7 +41,7 @@ _PARSE_ERRORS = (SyntaxError, OSError, ValueError, EOFError, struct.error)
 
 @dataclass(frozen=True, slots=True)
 class ImageHeader:
-    format: str  # as api.pipeline.sniff names it: "JPEG", "PNG", "WebP", "BMP"
+    format: str  # as api.pipeline.sniff names it: "JPEG", "PNG", "WebP", "BMP", "TIFF"
     width: int  # as stored, before any EXIF rotation
     height: int
 

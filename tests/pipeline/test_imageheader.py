@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+from PIL import Image
 
 from api.errors import MediaTooLarge, UnsupportedMedia
 from api.pipeline.extract import check_decoded, extract_image_faces
@@ -68,7 +69,13 @@ def test_the_declared_size_is_read(
 
 @pytest.mark.parametrize(
     ("ext", "params"),
-    [(".jpg", []), (".png", []), (".bmp", []), (".webp", [cv2.IMWRITE_WEBP_QUALITY, 80])],
+    [
+        (".jpg", []),
+        (".png", []),
+        (".bmp", []),
+        (".webp", [cv2.IMWRITE_WEBP_QUALITY, 80]),
+        (".tiff", []),  # not served, but training reads it through the same function
+    ],
 )
 @pytest.mark.parametrize("size", [(1, 1), (37, 23), (640, 360)])
 def test_the_header_agrees_with_the_decoder(
@@ -80,6 +87,18 @@ def test_the_header_agrees_with_the_decoder(
     decoded = cv2.imread(str(tmp_path / "upload"))
     assert decoded is not None
     assert (header.width, header.height) == (decoded.shape[1], decoded.shape[0]) == size
+
+
+def test_exif_rotation_is_not_a_size_lie(tmp_path: Path) -> None:
+    """The header stores 64x48; orientation 6 (rotate 90) makes OpenCV decode 48x64."""
+    path = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation
+    rgb = cv2.cvtColor(cv2.resize(astronaut_bgr(), (64, 48)), cv2.COLOR_BGR2RGB)
+    Image.fromarray(rgb).save(path, "JPEG", exif=exif.tobytes())
+    assert (read_header(path).width, read_header(path).height) == (64, 48)
+    samples = extract_image_faces(path, detector=HaarFaceDetector(), margin=0.2)
+    assert (samples.info.width, samples.info.height) == (48, 64)
 
 
 @pytest.mark.parametrize(
