@@ -136,7 +136,8 @@ def extract_faces(
         with _Reader(frames) as reader:
             for frame in reader:
                 started = time.perf_counter()
-                # Declared sizes can lie; the decoded frame cannot.
+                # Declared sizes can lie; the decoded frame cannot. (OpenCV 4.14's FFmpeg backend
+                # scales frames to the size probed at open: this guards other builds.)
                 height, width = frame.image.shape[:2]
                 check_decoded(width, height, (info.width, info.height), max_pixels)
                 faces = finder.find_all(frame.image)
