@@ -45,6 +45,13 @@ class WireFormat(StrEnum):
     PNG = "png"  # lossless PNG crops as {"b64": ...} strings to serving_encoded
 
 
+class JobsBackend(StrEnum):
+    """Where jobs (POST /jobs) live and run (see api/jobs/)."""
+
+    MEMORY = "memory"  # in this process: no Redis, one gateway serves a job start to finish
+    REDIS = "redis"  # in Redis, run by `deepfake-worker` processes; any gateway answers for it
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -127,7 +134,26 @@ class Settings(BaseSettings):
     JOB_WORKERS: int = Field(1, ge=1, le=64)  # jobs processed at once
     JOB_TTL_SECONDS: float = Field(3600.0, gt=0)
 
-    @field_validator("API_KEYS", "CORS_ORIGINS", mode="before")
+    # Jobs across replicas: with JOBS_BACKEND=redis, jobs are queued in Redis (REDIS_URL) and
+    # run by `deepfake-worker` processes; their uploads wait in JOB_STORAGE_DIR, which every
+    # gateway and worker must see (a shared volume). A worker that stops heartbeating for
+    # JOB_VISIBILITY_TIMEOUT seconds loses its job to another, at most JOB_MAX_ATTEMPTS times.
+    JOBS_BACKEND: JobsBackend = JobsBackend.MEMORY
+    REDIS_URL: str | None = None
+    JOB_STORAGE_DIR: Path | None = None  # None: UPLOAD_DIR (memory backend only)
+    JOB_MAX_ATTEMPTS: int = Field(3, ge=1, le=20)
+    JOB_VISIBILITY_TIMEOUT: int = Field(30, ge=1)
+
+    # Callbacks (POST /jobs?callback_url=...): the job's JSON POSTed when it ends, signed with
+    # CALLBACK_SECRET, retried with backoff. Loopback, link-local and private addresses are
+    # refused unless their host is in CALLBACK_ALLOW_HOSTS (comma separated).
+    CALLBACK_SECRET: SecretStr = SecretStr("")
+    CALLBACK_ALLOW_HOSTS: Annotated[list[str], NoDecode] = []
+    CALLBACK_MAX_ATTEMPTS: int = Field(5, ge=1, le=20)
+    CALLBACK_TIMEOUT: float = Field(10.0, gt=0)
+    CALLBACK_RETRY_BACKOFF: float = Field(1.0, ge=0)  # seconds, doubled per attempt
+
+    @field_validator("API_KEYS", "CORS_ORIGINS", "CALLBACK_ALLOW_HOSTS", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -148,6 +174,11 @@ class Settings(BaseSettings):
         if self.REQUIRE_AUTH and not self.bearer_tokens:
             raise ValueError(
                 "REQUIRE_AUTH=true needs JWT_SECRET or API_KEYS: the bearer token(s) clients send"
+            )
+        if self.JOBS_BACKEND is JobsBackend.REDIS and not (self.REDIS_URL and self.JOB_STORAGE_DIR):
+            raise ValueError(
+                "JOBS_BACKEND=redis needs REDIS_URL (e.g. redis://redis:6379/0) and "
+                "JOB_STORAGE_DIR (a directory every gateway and worker shares)"
             )
         if self.CORS_ALLOW_CREDENTIALS and "*" in self.CORS_ORIGINS:
             raise ValueError(
