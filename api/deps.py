@@ -9,6 +9,7 @@ import hmac
 import threading
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Query, Request
@@ -16,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import ClientDisconnect
 
 from api.errors import InvalidRequest, Unauthorized
-from api.jobs import Job, JobManager
+from api.jobs import JobBackend, JobRecord
 from api.options import PredictOptions
 from api.pipeline.extract import FrameProgress
 from api.service import DetectionService
@@ -38,13 +39,13 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_jobs(request: Request) -> JobManager:
-    jobs: JobManager = request.app.state.jobs
+def get_jobs(request: Request) -> JobBackend:
+    jobs: JobBackend = request.app.state.jobs
     return jobs
 
 
 Service = Annotated[DetectionService, Depends(get_service)]
-Jobs = Annotated[JobManager, Depends(get_jobs)]
+Jobs = Annotated[JobBackend, Depends(get_jobs)]
 
 
 # --- authentication --------------------------------------------------------------------------
@@ -84,15 +85,15 @@ Authenticated = Depends(require_token)
 Owner = Annotated[str, Depends(require_token)]
 
 
-def get_owned_job(job_id: str, jobs: Jobs, owner: Owner) -> Job:
+async def get_owned_job(job_id: str, jobs: Jobs, owner: Owner) -> JobRecord:
     """The job in the path, if the caller may see it (JobNotFound otherwise).
 
     A dependency rather than a call in the handler, so that the event stream refuses with 404
-    before its 200 and the first event are sent."""
-    return jobs.get(job_id, owner)
+    (or 503 when the job store is unreachable) before its 200 and the first event are sent."""
+    return await jobs.find(job_id, owner)
 
 
-OwnedJob = Annotated[Job, Depends(get_owned_job)]
+OwnedJob = Annotated[JobRecord, Depends(get_owned_job)]
 
 
 # --- what /predict and /jobs share -----------------------------------------------------------
@@ -141,8 +142,11 @@ def predict_options(
 Options = Annotated[PredictOptions, Depends(predict_options)]
 
 
-def streamed_upload(request: Request, settings: Settings) -> AbstractAsyncContextManager[Upload]:
-    """The `file` field of the request body, streamed to a temp file (removed on exit).
+def streamed_upload(
+    request: Request, settings: Settings, directory: Path | None = None
+) -> AbstractAsyncContextManager[Upload]:
+    """The `file` field of the request body, streamed to a temp file (removed on exit) in
+    `directory` (default UPLOAD_DIR).
 
     Called by the handler, not injected: it must be entered only after admission, so that a
     refused request costs no upload."""
@@ -153,7 +157,7 @@ def streamed_upload(request: Request, settings: Settings) -> AbstractAsyncContex
         content_length=int(length) if length and length.isdigit() else None,
         field=FIELD,
         max_bytes=settings.MAX_UPLOAD_BYTES,
-        directory=settings.UPLOAD_DIR,
+        directory=directory or settings.UPLOAD_DIR,
         idle_timeout=settings.UPLOAD_IDLE_TIMEOUT,
     )
 

@@ -116,7 +116,7 @@ class Overloaded(GatewayError):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
-# --- jobs (api/jobs.py) ----------------------------------------------------------------------
+# --- jobs (api/jobs/) -------------------------------------------------------------------------
 class JobNotFound(GatewayError):
     """Unknown, expired or deleted job, or one created with another token."""
 
@@ -128,6 +128,13 @@ class JobQueueFull(Overloaded):
     """The job queue (JOB_QUEUE_SIZE) is full."""
 
     code = "queue_full"
+
+
+class JobsUnavailable(Overloaded):
+    """The job store (Redis, with JOBS_BACKEND=redis) cannot be reached: jobs can be neither
+    queued nor read until it is back; retry after the delay."""
+
+    code = "jobs_unavailable"
 
 
 # --- the scoring backend -------------------------------------------------------------------

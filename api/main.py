@@ -13,14 +13,16 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import __version__
-from api.jobs import JobManager
+from api.jobs import JobBackend
+from api.jobs.memory import JobManager
+from api.jobs.redis import RedisJobs
 from api.metrics import Metrics
 from api.middleware import ObservabilityMiddleware
-from api.readiness import ReadinessProbe
+from api.readiness import Check, ReadinessProbe
 from api.routes import health, jobs, metrics, predict, web
 from api.routes.errors import install_error_handlers
-from api.service import build_service
-from settings import Settings
+from api.service import DetectionService, build_service
+from settings import JobsBackend, Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,19 @@ def configure_logging(level: str) -> None:
         logger.propagate = False
 
 
+def build_jobs(settings: Settings, service: DetectionService) -> JobBackend:
+    """The job backend JOBS_BACKEND names."""
+    if settings.JOBS_BACKEND is JobsBackend.REDIS:
+        return RedisJobs(settings, service.metrics)
+    return JobManager(
+        service,
+        queue_size=settings.JOB_QUEUE_SIZE,
+        workers=settings.JOB_WORKERS,
+        ttl=settings.JOB_TTL_SECONDS,
+        upload_dir=settings.JOB_STORAGE_DIR or settings.UPLOAD_DIR,
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.LOG_LEVEL)
@@ -53,18 +68,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with AsyncExitStack() as stack:
             service = await build_service(settings, stack, app_metrics)
             app.state.service = service
-            app.state.readiness = ReadinessProbe(service, settings.READY_CACHE_SECONDS)
             # Closed before the pool and the backend (the stack unwinds in reverse): jobs are
             # cancelled and their files removed while what they use still exists.
-            job_manager = JobManager(
-                service,
-                queue_size=settings.JOB_QUEUE_SIZE,
-                workers=settings.JOB_WORKERS,
-                ttl=settings.JOB_TTL_SECONDS,
-            )
-            job_manager.start()
-            stack.push_async_callback(job_manager.close)
-            app.state.jobs = job_manager
+            job_backend = build_jobs(settings, service)
+            await job_backend.start()
+            stack.push_async_callback(job_backend.close)
+            app.state.jobs = job_backend
+            # With Redis, readiness says whether jobs can be queued; in memory they always can.
+            checks: dict[str, Check] = {}
+            if isinstance(job_backend, RedisJobs):
+                checks["jobs"] = job_backend.check
+            app.state.readiness = ReadinessProbe(service, settings.READY_CACHE_SECONDS, checks)
             log.info(
                 "serving %s %s with the %s backend",
                 settings.MODEL_NAME,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +27,17 @@ class Readiness:
     checked_at: float = field(default_factory=time.monotonic)
 
 
+# A dependency's check: "ok" or why it fails (e.g. the job store, with JOBS_BACKEND=redis).
+Check = Callable[[], Awaitable[str]]
+
+
 class ReadinessProbe:
-    def __init__(self, service: DetectionService, ttl: float) -> None:
+    def __init__(
+        self, service: DetectionService, ttl: float, checks: Mapping[str, Check] | None = None
+    ) -> None:
         self.service = service
         self.ttl = ttl
+        self.checks = dict(checks or {})
         self._last: Readiness | None = None
         self._lock = asyncio.Lock()  # one probe at a time, however many callers
 
@@ -45,6 +53,8 @@ class ReadinessProbe:
         version = status.version
         if status.ready:
             checks["pipeline"], version = await self._probe(version)
+        for name, check in self.checks.items():
+            checks[name] = await check()
         ready = all(v == "ok" for v in checks.values())
         return Readiness(ready, checks, version)
 

@@ -160,6 +160,16 @@ class JobError(ErrorResponse):
     details: dict[str, object] | None = Field(None, exclude_if=lambda value: value is None)
 
 
+class JobCallback(BaseModel):
+    status: Literal["pending", "delivered", "failed"] = Field(
+        description="pending until the job has ended and the callback was answered with 2xx"
+    )
+    attempts: int = Field(ge=0, description="Deliveries tried so far")
+    last_error: str | None = Field(None, description="Why the last delivery failed")
+    # Only in the body POSTed to the callback_url: when it was sent (epoch seconds, signed).
+    sent_at: int | None = Field(None, exclude_if=lambda value: value is None)
+
+
 class JobResponse(BaseModel):
     id: str
     status: Literal["queued", "running", "done", "failed", "cancelled"]
@@ -175,7 +185,13 @@ class JobResponse(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     expires_at: datetime | None = Field(description="When a finished job is forgotten")
+    attempts: int = Field(
+        ge=0, description="Runs started: more than 1 when a worker was lost and it was run again"
+    )
     result: PredictResponse | None = Field(description="When done: the answer /predict gives")
     error: JobError | None = Field(description="When failed: the error /predict gives")
     error_status: int | None = Field(description="When failed: the status /predict would give")
+    callback: JobCallback | None = Field(
+        description="The callback_url delivery, when the job was created with one"
+    )
     links: dict[str, str] = Field(description="'self' and 'events' (Server-Sent Events)")

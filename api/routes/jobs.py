@@ -4,7 +4,6 @@ stream pushes every change (Server-Sent Events), DELETE /jobs/{id} cancels and f
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -15,52 +14,26 @@ from api.errors import (
     EmptyUpload,
     JobNotFound,
     JobQueueFull,
+    JobsUnavailable,
     MissingUpload,
     Overloaded,
     Unauthorized,
     UploadTimeout,
     UploadTooLarge,
 )
-from api.jobs import Job, JobManager
+from api.jobs import JobBackend, JobRecord
+from api.jobs.view import view
 from api.middleware import context_of
 from api.routes.openapi import UPLOAD_BODY, error_responses
-from api.schemas import JobError, JobProgress, JobResponse
+from api.schemas import JobResponse
 
 router = APIRouter(tags=["jobs"], dependencies=[Authenticated])
 
-JOB_ERRORS = error_responses(Unauthorized, JobNotFound)
+JOB_ERRORS = error_responses(Unauthorized, JobNotFound, JobsUnavailable)
 
 
-def _when(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
-
-
-def view(request: Request, jobs: JobManager, job: Job) -> JobResponse:
-    return JobResponse(
-        id=job.id,
-        status=job.status.value,
-        progress=JobProgress(
-            frames=job.frames, expected_frames=job.expected_frames, percent=job.percent
-        ),
-        queue_position=jobs.queue_position(job),
-        filename=job.filename,
-        size_bytes=job.size,
-        fps=job.options.fps,
-        max_frames=job.options.max_frames,
-        operating_point=job.options.operating_point,
-        include="crops" if job.options.include_crops else None,
-        created_at=datetime.fromtimestamp(job.created_at, UTC),
-        started_at=_when(job.started_at),
-        finished_at=_when(job.finished_at),
-        expires_at=_when(job.expires_at),
-        result=job.result,
-        error=JobError.model_validate(job.error) if job.error else None,
-        error_status=job.error_status,
-        links={
-            "self": request.app.url_path_for("get_job", job_id=job.id),
-            "events": request.app.url_path_for("job_events", job_id=job.id),
-        },
-    )
+async def _view(jobs: JobBackend, job: JobRecord) -> JobResponse:
+    return view(job, await jobs.queue_position(job))
 
 
 @router.post(
@@ -74,6 +47,7 @@ def view(request: Request, jobs: JobManager, job: Job) -> JobResponse:
         UploadTooLarge,
         MissingUpload,
         JobQueueFull,
+        JobsUnavailable,
         Overloaded,
     ),
     openapi_extra=UPLOAD_BODY,
@@ -86,12 +60,13 @@ async def create_job(
     # A full queue refuses before a byte of the upload is read; so do JOB_QUEUE_SIZE uploads
     # streaming at once, or MAX_CONCURRENT_UPLOADS of any kind. No processing slot: jobs run
     # JOB_WORKERS at a time, apart from /predict.
-    with jobs.reserve(), service.admission.receiving_upload():
-        async with streamed_upload(request, service.settings) as upload:
-            job = jobs.submit(upload, options, owner=owner)
+    async with jobs.reserve():
+        with service.admission.receiving_upload():
+            async with streamed_upload(request, service.settings, jobs.upload_dir) as upload:
+                job = await jobs.submit(upload, options, owner=owner, callback_url=None)
     if context:
         context.fields.update(upload_bytes=upload.size, job_id=job.id)
-    body = view(request, jobs, job)
+    body = await _view(jobs, job)
     return JSONResponse(
         body.model_dump(mode="json"), status_code=202, headers={"Location": body.links["self"]}
     )
@@ -104,8 +79,8 @@ async def create_job(
     responses=JOB_ERRORS,
     summary="A job's status, progress, and its answer or error once it has ended",
 )
-async def get_job(request: Request, job: OwnedJob, jobs: Jobs) -> JobResponse:
-    return view(request, jobs, job)
+async def get_job(job: OwnedJob, jobs: Jobs) -> JobResponse:
+    return await _view(jobs, job)
 
 
 @router.delete(
@@ -132,15 +107,12 @@ async def delete_job(job: OwnedJob, jobs: Jobs) -> Response:
             "description": "One `status` event (data: the job, as GET /jobs/{id} gives it) "
             "per change; the stream ends after the event that says the job has ended."
         },
-        **error_responses(Unauthorized, JobNotFound, streaming=True),
+        **error_responses(Unauthorized, JobNotFound, JobsUnavailable, streaming=True),
     },
     summary="Progress pushed as Server-Sent Events",
 )
-async def job_events(request: Request, job: OwnedJob, jobs: Jobs) -> AsyncIterator[ServerSentEvent]:
-    while True:
-        # Read and sent without an await in between, so the id names the state in the data.
-        seen = job.revision
-        yield ServerSentEvent(event="status", id=str(seen), data=view(request, jobs, job))
-        if job.finished:
-            return
-        await job.wait_change(seen)
+async def job_events(job: OwnedJob, jobs: Jobs) -> AsyncIterator[ServerSentEvent]:
+    async for state in jobs.changes(job):
+        # The id is the record's revision, read with the data it names.
+        revision, data = state.revision, await _view(jobs, state)
+        yield ServerSentEvent(event="status", id=str(revision), data=data)

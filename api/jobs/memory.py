@@ -1,9 +1,7 @@
-"""Jobs: a video scored in the background, with progress, so that a long input does not hold an
-HTTP request open for minutes.
+"""Jobs in this process's memory (JOBS_BACKEND=memory, the default): enough for one gateway.
 
-Jobs live in this process's memory. That is enough for one gateway; with several replicas a
-client must come back to the replica that accepted its job (sticky routing), and a restart
-forgets every job (their files are removed at shutdown).
+With several replicas a client must come back to the replica that accepted its job (sticky
+routing), and a restart forgets every job (their files are removed at shutdown).
 
 Every job is an asyncio task owned by the JobManager. Its video file is removed in that task's
 `finally`, so it goes on every path: done, failed, cancelled and shutdown; expiry then only
@@ -18,17 +16,17 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from api.errors import GatewayError, JobNotFound, JobQueueFull
+from api.jobs.record import JobRecord, JobStatus
+from api.metrics import Metrics
 from api.options import PredictOptions
 from api.pipeline.extract import FrameProgress
-from api.schemas import PredictResponse
 from api.service import DetectionService
 from api.uploads import Upload
 
@@ -38,57 +36,18 @@ log = logging.getLogger(__name__)
 QUEUE_FULL_RETRY_SECONDS = 5
 
 
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-FINISHED = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED})
-
-
 class _Stopped(Exception):
     """Raised in the pipeline thread by the progress callback, so that a cancelled job stops
     decoding at its next frame instead of running to the end unobserved."""
 
 
-@dataclass(eq=False)
-class Job:
-    id: str
-    owner: str  # digest of the bearer token that created it; "" without auth
+@dataclass(kw_only=True, eq=False)
+class Job(JobRecord):
     path: Path
-    filename: str | None
-    size: int
-    options: PredictOptions
-    created_at: float = field(default_factory=time.time)
-    status: JobStatus = JobStatus.QUEUED
-    frames: int = 0
-    expected_frames: int | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    expires_at: float | None = None  # wall clock, reported
-    result: PredictResponse | None = None
-    error: dict[str, Any] | None = None  # the JSON error body /predict would have answered
-    error_status: int | None = None  # ... and its HTTP status
-    revision: int = 0  # bumped on every change; SSE streams send what they have not seen
     stop: threading.Event = field(default_factory=threading.Event)
     task: asyncio.Task[None] | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     expires_mono: float = float("inf")  # monotonic
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED
-
-    @property
-    def percent(self) -> float | None:
-        if self.status is JobStatus.DONE:
-            return 100.0
-        if not self.expected_frames:
-            return None  # the container does not say how many frames it has
-        return round(min(100.0, 100 * self.frames / self.expected_frames), 1)
 
     def touch(self) -> None:
         """Record a change and wake everyone waiting for one."""
@@ -102,6 +61,20 @@ class Job:
             await self._changed.wait()
 
 
+def queue_full(size: int) -> JobQueueFull:
+    return JobQueueFull(
+        f"The job queue is full ({size} jobs waiting, JOB_QUEUE_SIZE); retry later.",
+        retry_after=QUEUE_FULL_RETRY_SECONDS,
+    )
+
+
+def not_found(job_id: str, ttl: float) -> JobNotFound:
+    return JobNotFound(
+        f"No job '{job_id}': it never existed, was deleted, or its result expired "
+        f"(results are kept {ttl:g} s after the job ends)."
+    )
+
+
 def _remove(path: Path) -> None:
     # Synchronous on purpose (as in api.uploads): an awaited unlink could be cancelled and leak.
     with suppress(FileNotFoundError):
@@ -110,17 +83,26 @@ def _remove(path: Path) -> None:
 
 class JobManager:
     def __init__(
-        self, service: DetectionService, *, queue_size: int, workers: int, ttl: float
+        self,
+        service: DetectionService,
+        *,
+        queue_size: int,
+        workers: int,
+        ttl: float,
+        upload_dir: Path | None = None,
     ) -> None:
         self.service = service
         self.queue_size = queue_size
         self.ttl = ttl
+        self.upload_dir = upload_dir
         self._jobs: dict[str, Job] = {}
         self._slots = asyncio.Semaphore(workers)
         self._reserved = 0  # queue places held by uploads still streaming
         self._sweeper: asyncio.Task[None] | None = None
+        self.metrics: Metrics = service.metrics
+        self.metrics.watch_job_queue(lambda: self.waiting)
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="jobs-sweeper")
 
     async def close(self) -> None:
@@ -137,35 +119,45 @@ class JobManager:
             _remove(job.path)
         self._jobs.clear()
 
+    async def check(self) -> str:
+        return "ok"
+
     @property
     def waiting(self) -> int:
         queued = sum(job.status is JobStatus.QUEUED for job in self._jobs.values())
         return queued + self._reserved
 
-    @contextmanager
-    def reserve(self) -> Iterator[None]:
-        """Hold a queue place while the upload streams, so that a full queue refuses a job
-        before a byte of it is read."""
+    @asynccontextmanager
+    async def reserve(self) -> AsyncIterator[None]:
         if self.waiting >= self.queue_size:
-            raise JobQueueFull(
-                f"The job queue is full ({self.queue_size} jobs waiting, JOB_QUEUE_SIZE); "
-                "retry later.",
-                retry_after=QUEUE_FULL_RETRY_SECONDS,
-            )
+            raise queue_full(self.queue_size)
         self._reserved += 1
         try:
             yield
         finally:
             self._reserved -= 1
 
-    def submit(self, upload: Upload, options: PredictOptions, *, owner: str) -> Job:
-        """Take the upload's file over and queue a job for it. Call inside `receive_upload`."""
+    async def submit(
+        self,
+        upload: Upload,
+        options: PredictOptions,
+        *,
+        owner: str,
+        callback_url: str | None = None,
+    ) -> Job:
         job_id = secrets.token_urlsafe(16)
         path = upload.path.with_name(f"job-{job_id}.bin")
         # receive_upload deletes its file when its context exits; renaming the file (same
         # directory: no copy) makes it the job's, and the context then finds nothing to delete.
         upload.path.replace(path)
-        job = Job(job_id, owner, path, upload.filename, upload.size, options)
+        job = Job(
+            id=job_id,
+            owner=owner,
+            path=path,
+            filename=upload.filename,
+            size=upload.size,
+            options=options,
+        )
         self._jobs[job_id] = job
         job.task = asyncio.create_task(self._run(job), name=f"job-{job_id}")
         return job
@@ -173,14 +165,14 @@ class JobManager:
     def get(self, job_id: str, owner: str) -> Job:
         job = self._jobs.get(job_id)
         if job is None or job.owner != owner or job.expires_mono <= time.monotonic():
-            raise JobNotFound(
-                f"No job '{job_id}': it never existed, was deleted, or its result expired "
-                f"(results are kept {self.ttl:g} s after the job ends)."
-            )
+            raise not_found(job_id, self.ttl)
         return job
 
-    def queue_position(self, job: Job) -> int | None:
-        """1 for the next job to start; None when the job is not waiting."""
+    async def find(self, job_id: str, owner: str) -> Job:
+        return self.get(job_id, owner)
+
+    async def queue_position(self, job: JobRecord) -> int | None:
+        # No await inside: an event's id and data are read without a change in between.
         if job.status is not JobStatus.QUEUED:
             return None
         ahead = sum(
@@ -189,19 +181,28 @@ class JobManager:
         )
         return ahead + 1
 
-    async def delete(self, job: Job) -> None:
-        """Cancel the job if it has not ended (its file is gone when this returns); forget it."""
+    async def delete(self, job: JobRecord) -> None:
+        assert isinstance(job, Job)
         if job.task is not None and not job.task.done():
             job.stop.set()
             job.task.cancel()
             await asyncio.wait({job.task})
         self._jobs.pop(job.id, None)
 
+    async def changes(self, job: JobRecord) -> AsyncIterator[JobRecord]:
+        assert isinstance(job, Job)
+        while True:
+            seen = job.revision  # what the consumer is about to send
+            yield job
+            if job.finished:
+                return
+            await job.wait_change(seen)
+
     async def _run(self, job: Job) -> None:
         fields: dict[str, Any] = {}
         try:
             async with self._slots:
-                job.status, job.started_at = JobStatus.RUNNING, time.time()
+                job.status, job.started_at, job.attempts = JobStatus.RUNNING, time.time(), 1
                 job.touch()
                 job.result = await self.service.predict(
                     job.path,
@@ -229,6 +230,7 @@ class JobManager:
         job.expires_at = job.finished_at + self.ttl
         job.expires_mono = time.monotonic() + self.ttl
         job.touch()
+        self.metrics.job_finished(job.status.value, job.started_at, job.finished_at, job.attempts)
         line = {"event": "job", "job_id": job.id, "status": job.status.value, **fields}
         if job.error:
             line["code"] = job.error["code"]

@@ -1,0 +1,53 @@
+"""What the routes need of a job backend, whichever it is: the memory one (jobs in this
+process) or the Redis one (jobs in Redis, run by `deepfake-worker` processes)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Protocol
+
+from api.jobs.record import JobRecord
+from api.options import PredictOptions
+from api.uploads import Upload
+
+
+class JobBackend(Protocol):
+    # Where uploads for jobs are streamed to, so that submit only renames (same filesystem).
+    upload_dir: Path | None
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def reserve(self) -> AbstractAsyncContextManager[None]:
+        """Hold a queue place while the upload streams: a full queue (or an unreachable job
+        store) refuses a job before a byte of it is read."""
+        ...
+
+    async def submit(
+        self, upload: Upload, options: PredictOptions, *, owner: str, callback_url: str | None
+    ) -> JobRecord:
+        """Take the upload's file over and queue a job for it. Call inside `receive_upload`."""
+        ...
+
+    async def find(self, job_id: str, owner: str) -> JobRecord:
+        """The job, if `owner` may see it; JobNotFound otherwise."""
+        ...
+
+    async def queue_position(self, job: JobRecord) -> int | None:
+        """1 for the next job to start; None when the job is not waiting."""
+        ...
+
+    async def delete(self, job: JobRecord) -> None:
+        """Cancel the job if it has not ended (its file is gone when this returns); forget it."""
+        ...
+
+    def changes(self, job: JobRecord) -> AsyncIterator[JobRecord]:
+        """The job as it is now, then after every change, ending after it has ended."""
+        ...
+
+    async def check(self) -> str:
+        """Readiness: "ok", or why jobs cannot be queued now."""
+        ...
