@@ -21,6 +21,9 @@ ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 # (bench/soak.py); glibc reads it at process start, so it is set here, not in Settings.
 ENV HOST=0.0.0.0 MALLOC_ARENA_MAX=2
 RUN useradd --create-home --uid 10001 gateway
+# Job uploads (JOB_STORAGE_DIR in docker-compose.yml): a fresh named volume mounted here copies
+# this directory's owner, so the non-root gateway and workers can write to it.
+RUN install -d -o gateway -g gateway -m 0750 /var/lib/deepfake/jobs
 WORKDIR /app
 COPY --from=deps /app/.venv .venv
 COPY settings.py ./

@@ -108,3 +108,24 @@ def test_dockerignore_keeps_the_context_small(path: str) -> None:
     assert rules[rules.index("*") :]  # everything excluded, then only what the image needs
     assert f"!{path}" not in rules
     assert f"!{path}/" not in rules
+
+
+def test_the_job_directory_belongs_to_the_gateway_user() -> None:
+    """A fresh named volume copies the owner of the image's directory it is mounted on: made
+    by root and left so, the non-root gateway and workers could not write job uploads."""
+    ops = instructions()
+    final = ops[max(i for i, (op, _) in enumerate(ops) if op == "FROM") :]
+    compose = (PROJECT_ROOT / "docker-compose.yml").read_text()
+    runs = [
+        (i, args)
+        for i, (op, args) in enumerate(final)
+        if op == "RUN" and "/var/lib/deepfake/jobs" in args
+    ]
+    ((index, command),) = runs
+    assert "/var/lib/deepfake/jobs" in compose  # the JOB_STORAGE_DIR compose mounts
+    assert re.search(
+        r"install -d -o gateway -g gateway -m 07[0-7]0 /var/lib/deepfake/jobs", command
+    )
+    useradd = next(i for i, (op, args) in enumerate(final) if op == "RUN" and "useradd" in args)
+    user = max(i for i, (op, _) in enumerate(final) if op == "USER")
+    assert useradd < index < user  # the user exists, and root still runs the RUN

@@ -5,7 +5,10 @@ move when it serves a request."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,23 +18,41 @@ import pytest
 
 from settings import PROJECT_ROOT
 from tests.conftest import MODEL
-from tests.deploy.conftest import free_port, gateway_process
+from tests.deploy.conftest import free_port, gateway_process, redis_server
+from tests.deploy.test_compose import duration
 from tests.deploy.test_dockerfile import dockerfile_cmd, image_env
 from tests.support.tf_serving import TFServingTestServer
 
 
 @pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    with redis_server(directory) as url:
+        yield url
+
+
+@pytest.fixture
 def gateway(
-    base_compose: dict[str, Any], serving: TFServingTestServer, model_base: Path, tmp_path: Path
+    base_compose: dict[str, Any],
+    serving: TFServingTestServer,
+    model_base: Path,
+    tmp_path: Path,
+    redis_url: str,
 ) -> Iterator[str]:
     """The image's CMD with the image's ENV and the compose environment, as the container
     would get them, but on loopback and a free port."""
     compose_env = base_compose["services"]["api"]["environment"]
     env = {**image_env(), **{k: v for k, v in compose_env.items() if v != ""}}
+    assert env["JOBS_BACKEND"] == "redis"  # as compose runs it: jobs in Redis
     port = free_port()
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
     env.update(
         TF_SERVING_URL=serving.url,  # "http://tfserving:8501" inside compose
         MODEL_BASE_PATH=str(model_base),  # "/app/models" inside the container
+        REDIS_URL=redis_url,  # "redis://redis:6379/0" inside compose
+        JOB_STORAGE_DIR=str(jobs),  # the `jobs` volume inside compose
         READY_CACHE_SECONDS="0",
         HOST="127.0.0.1",  # the image's 0.0.0.0 would expose the test server
         PORT=str(port),
@@ -75,3 +96,64 @@ def test_ready_follows_the_label_and_metrics_move(
     metrics = httpx.get(gateway + "/metrics").text
     assert 'gateway_requests_total{method="POST",route="/predict",status="200"} 1.0' in metrics
     assert 'gateway_video_score_count{model_version="2"} 1.0' in metrics
+
+
+def has_worker_module() -> bool:
+    # A file check, not an import: api/jobs may still be a module where this runs.
+    return (PROJECT_ROOT / "api" / "jobs" / "worker.py").is_file()
+
+
+@pytest.mark.skipif(not has_worker_module(), reason="api/jobs/worker.py is not there yet")
+def test_the_worker_command_serves_the_metrics_its_healthcheck_probes(
+    base_compose: dict[str, Any],
+    serving: TFServingTestServer,
+    model_base: Path,
+    tmp_path: Path,
+    redis_url: str,
+) -> None:
+    """The worker service's command with the image's ENV and its compose environment: the
+    metrics port its healthcheck (and the Kubernetes probes) use answers, and SIGTERM ends it
+    within its stop_grace_period."""
+    worker = base_compose["services"]["worker"]
+    env = {**image_env(), **{k: v for k, v in worker["environment"].items() if v != ""}}
+    port = free_port()
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    serving.state.set_label(MODEL, "stable", 2)
+    env.update(
+        TF_SERVING_URL=serving.url,
+        MODEL_BASE_PATH=str(model_base),
+        REDIS_URL=redis_url,
+        JOB_STORAGE_DIR=str(jobs),
+        WORKER_METRICS_PORT=str(port),  # "9100" inside compose
+        PYTHONPATH=str(PROJECT_ROOT),
+        PATH=os.environ["PATH"],
+    )
+    command = list(worker["command"])
+    assert command[0] == "python"
+    command[0] = sys.executable
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, log_path.read_text()
+                try:
+                    # The same URL as the compose healthcheck, on this test's port.
+                    response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "worker metrics never answered"
+                    time.sleep(0.2)
+            assert response.status_code == 200
+            assert "# TYPE" in response.text  # Prometheus text
+        finally:
+            process.send_signal(signal.SIGTERM)
+            grace = duration(worker["stop_grace_period"])
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                pytest.fail("the worker outlived its stop_grace_period: " + log_path.read_text())
