@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 RUN := $(POETRY) run
 
-.PHONY: help install install-serve run lint format typecheck imports test bench soak model clean
+.PHONY: help install install-serve run worker lint format typecheck imports test bench soak model clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,10 @@ install: .venv/.installed  ## install every locked dependency group into .venv
 run: export MALLOC_ARENA_MAX ?= 2
 run: install-serve  ## serve the gateway (embedded model) on http://$(HOST):$(PORT)
 	HOST=$(HOST) PORT=$(PORT) $(RUN) python -m api.server
+
+worker: export MALLOC_ARENA_MAX ?= 2
+worker: install-serve  ## run a job worker (JOBS_BACKEND=redis, REDIS_URL, JOB_STORAGE_DIR)
+	$(RUN) python -m api.jobs.worker
 
 lint: install  ## ruff lint and format check
 	$(RUN) ruff check .

@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     JOB_STORAGE_DIR: Path | None = None  # None: UPLOAD_DIR (memory backend only)
     JOB_MAX_ATTEMPTS: int = Field(3, ge=1, le=20)
     JOB_VISIBILITY_TIMEOUT: int = Field(30, ge=1)
+    # Where a `deepfake-worker` serves its Prometheus metrics (/metrics); 0 = any free port.
+    WORKER_METRICS_PORT: int = Field(9100, ge=0, le=65535)
 
     # Callbacks (POST /jobs?callback_url=...): the job's JSON POSTed when it ends, signed with
     # CALLBACK_SECRET, retried with backoff. Loopback, link-local and private addresses are

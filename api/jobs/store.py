@@ -21,6 +21,7 @@ from saq.queue.redis import RedisQueue
 from api.jobs.record import JobRecord
 
 QUEUE_NAME = "deepfake-jobs"
+CALLBACK_QUEUE_NAME = "deepfake-callbacks"
 RUN_JOB = "run_job"  # the SAQ function names workers register
 DELIVER_CALLBACK = "deliver_callback"
 PROVISIONAL_SECONDS = 60  # a record's TTL until its job is queued
@@ -64,6 +65,10 @@ def connect(url: str) -> Redis:
 
 def make_queue(client: Redis) -> RedisQueue:
     return RedisQueue(client, name=QUEUE_NAME)
+
+
+def make_callback_queue(client: Redis) -> RedisQueue:
+    return RedisQueue(client, name=CALLBACK_QUEUE_NAME)
 
 
 def enqueue_options(max_attempts: int, visibility_timeout: int, ttl: float) -> dict[str, Any]:
