@@ -16,6 +16,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import ClientDisconnect
 
+from api.callbacks import check_callback_url
 from api.errors import InvalidRequest, Unauthorized
 from api.jobs import JobBackend, JobRecord
 from api.options import PredictOptions
@@ -140,6 +141,25 @@ def predict_options(
 
 
 Options = Annotated[PredictOptions, Depends(predict_options)]
+
+
+async def callback_url(
+    service: Service,
+    callback_url: Annotated[
+        str | None,
+        Query(
+            max_length=2048,
+            description="POSTed the job's JSON (signed with CALLBACK_SECRET) when it ends",
+        ),
+    ] = None,
+) -> str | None:
+    """The job's callback URL, checked (scheme, public address) before the upload is read."""
+    if callback_url is None:
+        return None
+    return await check_callback_url(callback_url, service.settings)
+
+
+CallbackUrl = Annotated[str | None, Depends(callback_url)]
 
 
 def streamed_upload(

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from api.callbacks import CallbackState, callback_client
 from api.errors import GatewayError, JobNotFound, JobQueueFull
+from api.jobs.notify import notify, wants_callback
 from api.jobs.record import JobRecord, JobStatus
 from api.metrics import Metrics
 from api.options import PredictOptions
@@ -99,6 +101,8 @@ class JobManager:
         self._slots = asyncio.Semaphore(workers)
         self._reserved = 0  # queue places held by uploads still streaming
         self._sweeper: asyncio.Task[None] | None = None
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._callbacks = callback_client(service.settings)
         self.metrics: Metrics = service.metrics
         self.metrics.watch_job_queue(lambda: self.waiting)
 
@@ -118,6 +122,10 @@ class JobManager:
         for job in self._jobs.values():
             _remove(job.path)
         self._jobs.clear()
+        for delivery in self._deliveries:
+            delivery.cancel()
+        await asyncio.gather(*self._deliveries, return_exceptions=True)
+        await self._callbacks.aclose()
 
     async def check(self) -> str:
         return "ok"
@@ -158,6 +166,8 @@ class JobManager:
             size=upload.size,
             options=options,
         )
+        if callback_url is not None:
+            job.callback = CallbackState(url=callback_url).to_dict()
         self._jobs[job_id] = job
         job.task = asyncio.create_task(self._run(job), name=f"job-{job_id}")
         return job
@@ -224,6 +234,21 @@ class JobManager:
             job.stop.set()
             _remove(job.path)
             self._finish(job, fields)
+            if wants_callback(job):
+                self._deliver(job)
+
+    def _deliver(self, job: Job) -> None:
+        """The callback in a task of its own: a slow receiver holds no job slot."""
+
+        async def save(_: JobRecord) -> None:
+            job.touch()  # GET and the event stream show each attempt
+
+        task = asyncio.create_task(
+            notify(job, self.service.settings, self._callbacks, self.metrics, save),
+            name=f"callback-{job.id}",
+        )
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
 
     def _finish(self, job: Job, fields: dict[str, Any]) -> None:
         job.finished_at = time.time()

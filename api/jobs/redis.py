@@ -20,6 +20,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 from saq.job import TERMINAL_STATUSES
 
+from api.callbacks import CallbackState
 from api.errors import JobsUnavailable
 from api.jobs import store
 from api.jobs.memory import not_found, queue_full
@@ -113,7 +114,7 @@ class RedisJobs:
             id=job_id, owner=owner, filename=upload.filename, size=upload.size, options=options
         )
         if callback_url is not None:
-            record.callback = {"url": callback_url, "status": "pending", "attempts": 0}
+            record.callback = CallbackState(url=callback_url).to_dict()
         await self.storage.adopt(upload.path, job_id)
         try:
             with available():

@@ -9,7 +9,16 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from api.deps import Authenticated, Jobs, Options, OwnedJob, Owner, Service, streamed_upload
+from api.deps import (
+    Authenticated,
+    CallbackUrl,
+    Jobs,
+    Options,
+    OwnedJob,
+    Owner,
+    Service,
+    streamed_upload,
+)
 from api.errors import (
     EmptyUpload,
     JobNotFound,
@@ -54,7 +63,12 @@ async def _view(jobs: JobBackend, job: JobRecord) -> JobResponse:
     summary="Queue a video; answers at once with the job (Location: /jobs/{id})",
 )
 async def create_job(
-    request: Request, service: Service, jobs: Jobs, owner: Owner, options: Options
+    request: Request,
+    service: Service,
+    jobs: Jobs,
+    owner: Owner,
+    options: Options,
+    callback: CallbackUrl,
 ) -> JSONResponse:
     context = context_of(request.scope)
     # A full queue refuses before a byte of the upload is read; so do JOB_QUEUE_SIZE uploads
@@ -63,7 +77,7 @@ async def create_job(
     async with jobs.reserve():
         with service.admission.receiving_upload():
             async with streamed_upload(request, service.settings, jobs.upload_dir) as upload:
-                job = await jobs.submit(upload, options, owner=owner, callback_url=None)
+                job = await jobs.submit(upload, options, owner=owner, callback_url=callback)
     if context:
         context.fields.update(upload_bytes=upload.size, job_id=job.id)
     body = await _view(jobs, job)

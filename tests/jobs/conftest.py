@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
+from redis import Redis
 
 from settings import PROJECT_ROOT
 from tests.deploy.conftest import free_port
@@ -84,8 +84,8 @@ class Cluster:
     def worker(self, name: str, **overrides: str) -> Process:
         return self._spawn(name, [sys.executable, "-m", "api.jobs.worker"], overrides)
 
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.redis.url)
+    def client(self) -> Redis:
+        return Redis.from_url(self.redis.url)
 
     def storage_files(self) -> list[str]:
         return sorted(p.name for p in self.storage.iterdir())

@@ -23,6 +23,7 @@ from tests.jobs.conftest import (
     worker_metric,
 )
 from tests.routes.test_jobs import read_events
+from tests.support.receiver import Receiver, receiver
 
 DONE = 'gateway_jobs_finished_total{status="done"}'
 CANCELLED = 'gateway_jobs_finished_total{status="cancelled"}'
@@ -35,16 +36,24 @@ def without_latency(answer: dict[str, Any]) -> dict[str, Any]:
 def test_any_gateway_serves_any_job(
     cluster: Callable[..., Cluster], videos: dict[str, Path], long_clip: Path
 ) -> None:
-    c = cluster()
+    with receiver() as hook:
+        _any_gateway_serves_any_job(cluster, videos, long_clip, hook)
+
+
+def _any_gateway_serves_any_job(
+    cluster: Callable[..., Cluster], videos: dict[str, Path], long_clip: Path, hook: Receiver
+) -> None:
+    c = cluster(CALLBACK_SECRET="s3cret", CALLBACK_ALLOW_HOSTS="127.0.0.1")
     a, b, worker = c.gateway("a"), c.gateway("b"), c.worker("w1")
     wait_started(a, b, worker)
     clip = videos["faces"]
 
-    created = submit(a.url, clip, fps=5)
+    created = submit(a.url, clip, fps=5, callback_url=hook.url)
     assert created.status_code == 202, created.text
     job = created.json()
     assert created.headers["Location"] == f"/jobs/{job['id']}"
-    assert (job["status"], job["attempts"], job["callback"]) == ("queued", 0, None)
+    assert (job["status"], job["attempts"]) == ("queued", 0)
+    assert job["callback"] == {"status": "pending", "attempts": 0, "last_error": None}
     # Read and streamed on B: every change until the end, then the stream closes itself.
     with httpx.Client(base_url=b.url, timeout=60) as http:
         with http.stream("GET", f"/jobs/{job['id']}/events") as stream:
@@ -62,6 +71,17 @@ def test_any_gateway_serves_any_job(
         direct = httpx.post(a.url + "/predict", params={"fps": 5}, files={"file": f}, timeout=60)
     assert without_latency(done["result"]) == without_latency(direct.json())
     assert c.storage_files() == []
+    # The worker delivered the callback: what GET answers, its callback state aside.
+    (sent,) = hook.wait_for(1, timeout=60)
+    body = json.loads(sent.body)
+    assert body["callback"]["attempts"] == 1
+    delivered = wait_job(b.url, job["id"], lambda j: j["callback"]["status"] == "delivered")
+    assert delivered["callback"] == {"status": "delivered", "attempts": 1, "last_error": None}
+    drop = ("callback", "expires_at")  # expires_at: the record was re-saved with its TTL
+    assert {k: v for k, v in body.items() if k not in drop} == {
+        k: v for k, v in delivered.items() if k not in drop
+    }
+    assert worker_metric(worker, 'gateway_callback_deliveries_total{outcome="delivered"}') == 1
 
     # Created on A, cancelled on B while it runs: gone everywhere, its file too, the worker
     # stops (and counts it cancelled) instead of running the clip to its end.
