@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -86,46 +85,3 @@ def gateway_process(
         finally:
             process.terminate()
             process.wait(timeout=30)
-
-
-@contextmanager
-def redis_server(directory: Path) -> Iterator[str]:
-    """A real redis-server on a free loopback port (the compose file's `redis` service stands
-    in for it in containers); yields its URL. .ci/run installs the Debian package."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed (apt-get install redis-server; .ci/run does)"
-    port = free_port()
-    log_path = directory / "redis.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--dir",
-                str(directory),
-            ],
-            stdout=log,
-            stderr=log,
-        )
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                assert process.poll() is None, log_path.read_text()
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                        conn.sendall(b"PING\r\n")
-                        if conn.recv(64).startswith(b"+PONG"):
-                            break
-                except OSError:
-                    pass
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.1)
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            process.terminate()
-            process.wait(timeout=10)

@@ -18,18 +18,17 @@ import pytest
 
 from settings import PROJECT_ROOT
 from tests.conftest import MODEL
-from tests.deploy.conftest import free_port, gateway_process, redis_server
+from tests.deploy.conftest import free_port, gateway_process
 from tests.deploy.test_compose import duration
 from tests.deploy.test_dockerfile import dockerfile_cmd, image_env
+from tests.support.redis_server import RedisServer
 from tests.support.tf_serving import TFServingTestServer
 
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    directory = tmp_path / "redis"
-    directory.mkdir()
-    with redis_server(directory) as url:
-        yield url
+    with RedisServer(tmp_path / "redis") as server:
+        yield server.url
 
 
 @pytest.fixture
