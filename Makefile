@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 RUN := $(POETRY) run
 
-.PHONY: help install install-serve run worker lint format typecheck imports test bench soak model clean
+.PHONY: help install install-serve run worker lint format typecheck imports test bench bench-jobs soak model clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ test: lint typecheck imports  ## lint, types, import contracts and the whole tes
 bench: install  ## speed vs the decoding floor and the original approach, h11 vs httptools (bench-out/)
 	$(RUN) python -m bench.run --out bench-out
 	$(RUN) python -m bench.parsers --out bench-out
+
+bench-jobs: install  ## Redis jobs end to end: 2 gateways, workers, a kill, a callback; jobs/min (bench-out/jobs.json)
+	$(RUN) python -m bench.jobs --out bench-out
 
 soak: install  ## RSS over a few hundred mixed requests, with and without MALLOC_ARENA_MAX=2 (bench-out/soak.json)
 	$(RUN) python -m bench.soak --out bench-out
