@@ -4,13 +4,44 @@ process) or the Redis one (jobs in Redis, run by `deepfake-worker` processes).""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Protocol
 
+from api.errors import JobQueueFull
 from api.jobs.record import JobRecord
 from api.options import PredictOptions
 from api.uploads import Upload
+
+QUEUE_FULL_RETRY_SECONDS = 5
+
+
+def queue_full(size: int) -> JobQueueFull:
+    return JobQueueFull(
+        f"The job queue is full ({size} jobs waiting, JOB_QUEUE_SIZE); retry later.",
+        retry_after=QUEUE_FULL_RETRY_SECONDS,
+    )
+
+
+class QueuePlaces:
+    """Queue places held by uploads still streaming: counted as waiting jobs, so that a full
+    queue refuses a job before a byte of it is read (`JobBackend.reserve`)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.held = 0
+
+    @asynccontextmanager
+    async def hold(self, waiting: int) -> AsyncIterator[None]:
+        """One place while the context runs; JobQueueFull when `waiting` jobs and the places
+        already held fill the queue."""
+        if waiting + self.held >= self.size:
+            raise queue_full(self.size)
+        self.held += 1
+        try:
+            yield
+        finally:
+            self.held -= 1
 
 
 class JobBackend(Protocol):

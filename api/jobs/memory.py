@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from api.callbacks import CallbackState, callback_client
-from api.errors import GatewayError, JobNotFound, JobQueueFull
+from api.errors import GatewayError, JobNotFound
+from api.jobs.backend import QueuePlaces
 from api.jobs.notify import notify, wants_callback
 from api.jobs.record import JobRecord, JobStatus
 from api.metrics import Metrics
@@ -35,7 +36,6 @@ from api.uploads import Upload
 log = logging.getLogger(__name__)
 
 # Retry-After for a full queue: jobs are long, so asking again every second would only add load.
-QUEUE_FULL_RETRY_SECONDS = 5
 
 
 class _Stopped(Exception):
@@ -61,13 +61,6 @@ class Job(JobRecord):
         """Return once `revision` differs from `seen`."""
         if self.revision == seen:
             await self._changed.wait()
-
-
-def queue_full(size: int) -> JobQueueFull:
-    return JobQueueFull(
-        f"The job queue is full ({size} jobs waiting, JOB_QUEUE_SIZE); retry later.",
-        retry_after=QUEUE_FULL_RETRY_SECONDS,
-    )
 
 
 def not_found(job_id: str, ttl: float) -> JobNotFound:
@@ -99,7 +92,7 @@ class JobManager:
         self.upload_dir = upload_dir
         self._jobs: dict[str, Job] = {}
         self._slots = asyncio.Semaphore(workers)
-        self._reserved = 0  # queue places held by uploads still streaming
+        self._places = QueuePlaces(queue_size)
         self._sweeper: asyncio.Task[None] | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
         self._callbacks = callback_client(service.settings)
@@ -132,18 +125,15 @@ class JobManager:
 
     @property
     def waiting(self) -> int:
-        queued = sum(job.status is JobStatus.QUEUED for job in self._jobs.values())
-        return queued + self._reserved
+        return self._queued() + self._places.held
+
+    def _queued(self) -> int:
+        return sum(job.status is JobStatus.QUEUED for job in self._jobs.values())
 
     @asynccontextmanager
     async def reserve(self) -> AsyncIterator[None]:
-        if self.waiting >= self.queue_size:
-            raise queue_full(self.queue_size)
-        self._reserved += 1
-        try:
+        async with self._places.hold(self._queued()):
             yield
-        finally:
-            self._reserved -= 1
 
     async def submit(
         self,

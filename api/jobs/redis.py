@@ -23,7 +23,8 @@ from saq.job import TERMINAL_STATUSES
 from api.callbacks import CallbackState
 from api.errors import JobsUnavailable
 from api.jobs import store
-from api.jobs.memory import not_found, queue_full
+from api.jobs.backend import QueuePlaces
+from api.jobs.memory import not_found
 from api.jobs.record import JobRecord, JobStatus
 from api.jobs.storage import JobStorage
 from api.metrics import Metrics
@@ -65,7 +66,7 @@ class RedisJobs:
         self.records = store.Records(self.client, self.ttl)
         self.storage = JobStorage(settings.JOB_STORAGE_DIR)
         self.upload_dir: Path | None = settings.JOB_STORAGE_DIR
-        self._reserved = 0  # queue places held by this gateway's uploads still streaming
+        self._places = QueuePlaces(self.queue_size)
         self._upkeep: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -93,13 +94,8 @@ class RedisJobs:
         # The queue is shared; uploads streaming to other gateways are not counted.
         with available():
             waiting = await self.queue.count("queued")
-        if waiting + self._reserved >= self.queue_size:
-            raise queue_full(self.queue_size)
-        self._reserved += 1
-        try:
+        async with self._places.hold(waiting):
             yield
-        finally:
-            self._reserved -= 1
 
     async def submit(
         self,
