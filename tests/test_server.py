@@ -4,7 +4,6 @@ MAX_HEADER_BYTES, and the server keeps serving after each refusal."""
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 import tomllib
@@ -16,7 +15,9 @@ import orjson
 import pytest
 
 from settings import PROJECT_ROOT
-from tests.deploy.conftest import free_port, gateway_process
+from tests.deploy.conftest import gateway_process
+from tests.support.environments import gateway_env
+from tests.support.ports import free_port
 
 # Not h11's default (16 KiB), so a pass shows the setting reaches the parser.
 LIMIT = 8192
@@ -32,16 +33,7 @@ class Gateway:
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     cwd = tmp_path_factory.mktemp("server")  # outside the repository: no .env is read
     port = free_port()
-    env = {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "BACKEND": "embedded",
-        "MODEL_VERSION": "1",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "MAX_HEADER_BYTES": str(LIMIT),
-    }
+    env = gateway_env(PORT=str(port), MAX_HEADER_BYTES=str(LIMIT))
     with gateway_process([sys.executable, "-m", "api.server"], env, cwd, port=port):
         yield Gateway(port, cwd / "gateway.log")
 

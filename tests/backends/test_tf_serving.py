@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import numpy as np
 import pytest
@@ -18,6 +16,7 @@ from api.errors import (
 from settings import WireFormat
 from tests.conftest import MODEL
 from tests.support.models import expected_scores, random_crops
+from tests.support.ports import closed_port_url
 from tests.support.tf_serving import Fault, TFServingTestServer
 
 pytestmark = pytest.mark.anyio
@@ -92,13 +91,6 @@ async def test_status_for_a_version_the_server_does_not_have(
     status = await backend_for(client, serving.url, version=7).status()
     assert not status.ready
     assert "v7 is not loaded" in status.detail
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 async def test_connection_refused(client: httpx.AsyncClient) -> None:

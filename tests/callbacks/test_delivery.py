@@ -25,6 +25,7 @@ from tests.support.callbacks import (
     make,
     mock_client,
 )
+from tests.support.ports import closed_port_url
 from tests.support.receiver import HOLD, Answer, Receiver
 
 pytestmark = pytest.mark.anyio
@@ -129,11 +130,7 @@ async def test_a_redirect_is_not_followed(hook: Receiver, send: Send, sleeps: Sl
 
 
 async def test_connection_refused_is_retried(send: Send, sleeps: Sleeps) -> None:
-    with socket.socket() as sock:  # a port nothing listens on (just closed)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/hook"
-    state = await send(url, allowing_loopback(CALLBACK_MAX_ATTEMPTS=2))
+    state = await send(closed_port_url() + "/hook", allowing_loopback(CALLBACK_MAX_ATTEMPTS=2))
     assert (state.status, state.attempts) == ("failed", 2)
     assert state.last_error is not None
     assert state.last_error.startswith("could not reach the receiver")

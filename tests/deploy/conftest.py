@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -49,13 +48,6 @@ def run_compose(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
 @pytest.fixture(scope="session")
 def base_compose() -> dict[str, Any]:
     return compose_config("docker-compose.yml")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -4,7 +4,6 @@ move when it serves a request."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,9 +17,11 @@ import pytest
 
 from settings import PROJECT_ROOT
 from tests.conftest import MODEL
-from tests.deploy.conftest import free_port, gateway_process
+from tests.deploy.conftest import gateway_process
 from tests.deploy.test_compose import duration
 from tests.deploy.test_dockerfile import dockerfile_cmd, image_env
+from tests.support.environments import python_env
+from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 from tests.support.tf_serving import TFServingTestServer
 
@@ -55,8 +56,7 @@ def gateway(
         READY_CACHE_SECONDS="0",
         HOST="127.0.0.1",  # the image's 0.0.0.0 would expose the test server
         PORT=str(port),
-        PYTHONPATH=str(PROJECT_ROOT),
-        PATH=os.environ["PATH"],
+        **python_env(),
     )
     command = dockerfile_cmd()
     assert command[0] == "python"
@@ -125,8 +125,7 @@ def test_the_worker_command_serves_the_metrics_its_healthcheck_probes(
         REDIS_URL=redis_url,
         JOB_STORAGE_DIR=str(jobs),
         WORKER_METRICS_PORT=str(port),  # "9100" inside compose
-        PYTHONPATH=str(PROJECT_ROOT),
-        PATH=os.environ["PATH"],
+        **python_env(),
     )
     command = list(worker["command"])
     assert command[0] == "python"

@@ -5,7 +5,6 @@ repository, so no .env is read)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -21,8 +20,8 @@ import httpx
 import pytest
 from redis import Redis
 
-from settings import PROJECT_ROOT
-from tests.deploy.conftest import free_port
+from tests.support.environments import gateway_env
+from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 from tests.support.videos import make_video
 
@@ -134,22 +133,16 @@ def cluster(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
             stack.callback(server.stop)
             storage = tmp_path / "storage"
             storage.mkdir()
-            env = {
-                "PATH": os.environ["PATH"],
-                "PYTHONPATH": str(PROJECT_ROOT),
-                "TF_CPP_MIN_LOG_LEVEL": "2",
-                "BACKEND": "embedded",
-                "MODEL_VERSION": "1",
-                "HOST": "127.0.0.1",
-                "READY_CACHE_SECONDS": "0",
-                "JOBS_BACKEND": "redis",
-                "REDIS_URL": server.url,
-                "JOB_STORAGE_DIR": str(storage),
-                "UPLOAD_DIR": str(storage),
-                "JOB_VISIBILITY_TIMEOUT": "2",
-                "WORKER_METRICS_PORT": "0",
+            env = gateway_env(
+                READY_CACHE_SECONDS="0",
+                JOBS_BACKEND="redis",
+                REDIS_URL=server.url,
+                JOB_STORAGE_DIR=str(storage),
+                UPLOAD_DIR=str(storage),
+                JOB_VISIBILITY_TIMEOUT="2",
+                WORKER_METRICS_PORT="0",
                 **settings,
-            }
+            )
             return Cluster(server, storage, tmp_path, env, stack)
 
         yield make

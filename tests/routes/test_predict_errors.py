@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import AppFactory
+from tests.support.ports import closed_port_url
 from tests.support.tf_serving import Fault, TFServingTestServer
 
 
@@ -93,12 +93,6 @@ def test_temp_files_are_removed_after_success_and_failure(
     client.post("/predict", files={"file": ("t.mp4", b"text")})
     client.post("/predict", files={"file": ("e.mp4", b"")})
     assert list(upload_dir.iterdir()) == []
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}"
 
 
 def test_model_server_down(make_client: AppFactory, videos: dict[str, Path]) -> None:
