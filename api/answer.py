@@ -41,7 +41,7 @@ class DetectorSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class Provenance:
+class AnswerContext:
     """What shaped an answer besides the request's own options: the model and the server's
     settings, reported under `reproducibility`."""
 
@@ -64,7 +64,7 @@ def build(
     options: PredictOptions,
     version: str,
     latency_ms: int,
-    provenance: Provenance,
+    context: AnswerContext,
 ) -> PredictResponse:
     """`face_scores[i][j]` is the score of face j of sampled frame i."""
     largest = [scores[0] for scores in face_scores if scores]
@@ -90,8 +90,8 @@ def build(
             width=samples.info.width,
             height=samples.info.height,
         ),
-        model=provenance.model,
-        backend=provenance.backend,
+        model=context.model,
+        backend=context.backend,
         media="image" if samples.media == "image" else "video",
         threshold=decision.threshold,
         threshold_source=decision.source,
@@ -137,28 +137,28 @@ def build(
             )
             for i, frame in enumerate(samples.frames)
         ],
-        reproducibility=_reproducibility(provenance, options, version),
+        reproducibility=_reproducibility(context, options, version),
     )
 
 
 def _reproducibility(
-    provenance: Provenance, options: PredictOptions, version: str
+    context: AnswerContext, options: PredictOptions, version: str
 ) -> Reproducibility:
     return Reproducibility(
-        model=provenance.model,
+        model=context.model,
         model_version=version,
-        model_digest=provenance.digest,
+        model_digest=context.digest,
         gateway_version=__version__,
         # The order is part of the answer clients may have recorded: keep it.
         settings={
             "fps": options.fps,
             "max_frames": options.max_frames,
             "operating_point": options.operating_point,
-            "runtime": provenance.runtime,
-            "detector": asdict(provenance.detector),
-            "face_margin": provenance.face_margin,
-            "crop_size": provenance.crop_size,
-            "threshold_setting": provenance.threshold_setting,
+            "runtime": context.runtime,
+            "detector": asdict(context.detector),
+            "face_margin": context.face_margin,
+            "crop_size": context.crop_size,
+            "threshold_setting": context.threshold_setting,
         },
     )
 

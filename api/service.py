@@ -14,7 +14,7 @@ import httpx
 
 from api import answer, backends
 from api.admission import Admission
-from api.answer import DetectorSettings, Provenance
+from api.answer import AnswerContext, DetectorSettings
 from api.backends import ScoringBackend
 from api.digest import model_digest
 from api.errors import BackendError, UnsupportedMedia
@@ -215,7 +215,7 @@ class DetectionService:
             options=options,
             version=scores.version,
             latency_ms=latency_ms,
-            provenance=await self._provenance(scores.version, crop_size),
+            context=await self._context(scores.version, crop_size),
         )
 
     def _observe(self, record: PredictRecord) -> None:
@@ -236,10 +236,10 @@ class DetectionService:
     def _configured_version(self) -> str:
         return self.settings.MODEL_VERSION_LABEL or str(self.settings.MODEL_VERSION)
 
-    async def _provenance(self, version: str, crop_size: int) -> Provenance:
+    async def _context(self, version: str, crop_size: int) -> AnswerContext:
         settings = self.settings
         model_dir = settings.MODEL_BASE_PATH / settings.MODEL_NAME / version
-        return Provenance(
+        return AnswerContext(
             model=settings.MODEL_NAME,
             backend=self.backend.name,
             runtime=self.backend.runtime,
