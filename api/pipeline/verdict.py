@@ -267,8 +267,8 @@ def _lowered_trust(summary: ProvenanceSummary, declared_by: str) -> Doubt:
         )
         return Doubt("declared_ai_edited", message, blocking=False)
     message = (
-        f"The file was changed after it was signed ({declared_by} no longer matches its "
-        "content): what the signer vouched for is not what was uploaded, so a real verdict is "
-        "reported as uncertain. Ask the source for the file as it was signed."
+        f"The file was changed after it was signed: {declared_by} no longer matches its "
+        "content, so what the signer vouched for is not what was uploaded and a real verdict "
+        "is reported as uncertain. Ask the source for the file as it was signed."
     )
     return Doubt("edited_after_signing", message, blocking=False)
