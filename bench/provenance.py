@@ -4,12 +4,13 @@
 
 The video is real and decodable: 1080p frames of noise (so that the encoder cannot shrink
 them) written by OpenCV until the file passes 100 MB, then checked frame by frame. The image
-is the astronaut photo on a grainy 1920x1080 canvas as a JPEG (~1 MB, a camera's size). Each is timed unsigned and, when the
-C2PA test signer (tests/support/provenance.py) is there, signed (then c2pa hashes the whole
-file to check it). Medians of --repeat calls. Provenance runs alongside extraction on the
-worker pool, so what it adds to a /predict answer is whatever it takes beyond extraction:
-one /predict of the signed video through the app, in process, logs both stage times. Prints
-the numbers and writes bench-out/provenance.json.
+is the astronaut photo on a grainy 1920x1080 canvas as a JPEG (~1 MB, a camera's size). Each
+is timed unsigned and, when the C2PA test signer (tests/support/provenance.py) is there,
+signed as a camera capture (then c2pa hashes the whole file to check it). Medians of
+--repeat calls. Provenance runs alongside extraction on the worker pool, so what it adds to a
+/predict answer is whatever it takes beyond extraction: one /predict of the signed video
+through the app, in process, logs both stage times. Prints the numbers and writes
+bench-out/provenance.json.
 """
 
 from __future__ import annotations
