@@ -33,6 +33,10 @@ help:  ## list the targets
 	@# TF Serving's protos (ModelServerConfig, PredictionLog) for warm-up files and config checks.
 	@# The package depends on the full tensorflow, already locked above: install it without deps.
 	$(RUN) python -m pip install --quiet --no-deps "tensorflow-serving-api>=2.16,<2.22"
+	@# The Stable Diffusion watermark's reference encoder, for tests/support/provenance.py only:
+	@# its own deps are torch (~2 GB, for a model the tests do not use) and opencv-python,
+	@# which would clash with opencv-python-headless. The tests load its maxDct.py by path.
+	$(RUN) python -m pip install --quiet --no-deps "invisible-watermark==0.2.0"
 	@touch $@ .venv/.serve
 
 install-serve: .venv/.serve  ## install what serving needs (main + LiteRT) into .venv

@@ -155,11 +155,37 @@ class Settings(BaseSettings):
     CALLBACK_TIMEOUT: float = Field(10.0, gt=0)
     CALLBACK_RETRY_BACKOFF: float = Field(1.0, ge=0)  # seconds, doubled per attempt
 
+    # Provenance (api/provenance/): C2PA Content Credentials are trusted only when their signer
+    # chains to a CA in this PEM bundle; none by default, so every signer is untrusted.
+    C2PA_TRUST_ANCHORS: Path | None = None
+    # Seconds one upload's C2PA read and validation may take before it is given up (reported
+    # as error c2pa_timeout; detection still answers).
+    PROVENANCE_TIMEOUT: float = Field(5.0, gt=0, le=300)
+
     @field_validator("API_KEYS", "CORS_ORIGINS", "CALLBACK_ALLOW_HOSTS", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("C2PA_TRUST_ANCHORS")
+    @classmethod
+    def _trust_anchors_bundle(cls, value: Path | None) -> Path | None:
+        # Refused at start, with the file named, rather than at the first signed upload
+        # (api/provenance/trust.py re-reads it when it changes).
+        if value is None:
+            return value
+        from cryptography import x509
+
+        try:
+            x509.load_pem_x509_certificates(value.read_bytes())
+        except OSError as exc:
+            raise ValueError(f"C2PA_TRUST_ANCHORS={value} cannot be read: {exc}") from exc
+        except ValueError as exc:
+            raise ValueError(
+                f"C2PA_TRUST_ANCHORS={value} is not a PEM bundle of X.509 CA certificates"
+            ) from exc
         return value
 
     @model_validator(mode="after")

@@ -15,17 +15,28 @@ from api.options import PredictOptions
 from api.pipeline.aggregate import detect_rate, label_for, video_score
 from api.pipeline.extract import FaceSamples
 from api.pipeline.verdict import Assessment
+from api.provenance import C2paReport, ProvenanceReport
+from api.provenance.sourcetypes import is_ai_edited, is_ai_generated
 from api.schemas import (
+    ActionResult,
+    C2paResult,
     Coverage,
     Decision,
     FaceResult,
     FrameResult,
     FrameSample,
+    IngredientsResult,
     Meta,
     PredictResponse,
+    ProvenanceErrorResult,
+    ProvenanceResult,
     Reason,
     Reproducibility,
+    SignerResult,
     TrackResult,
+    ValidationErrorResult,
+    WatermarkResult,
+    XmpResult,
 )
 from api.thresholds import ThresholdChoice
 
@@ -41,7 +52,7 @@ class DetectorSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class Provenance:
+class AnswerContext:
     """What shaped an answer besides the request's own options: the model and the server's
     settings, reported under `reproducibility`."""
 
@@ -64,7 +75,8 @@ def build(
     options: PredictOptions,
     version: str,
     latency_ms: int,
-    provenance: Provenance,
+    context: AnswerContext,
+    provenance: ProvenanceReport,
 ) -> PredictResponse:
     """`face_scores[i][j]` is the score of face j of sampled frame i."""
     largest = [scores[0] for scores in face_scores if scores]
@@ -90,13 +102,14 @@ def build(
             width=samples.info.width,
             height=samples.info.height,
         ),
-        model=provenance.model,
-        backend=provenance.backend,
+        model=context.model,
+        backend=context.backend,
         media="image" if samples.media == "image" else "video",
         threshold=decision.threshold,
         threshold_source=decision.source,
         verdict=assessment.verdict,
         decision=Decision(
+            rule=assessment.rule,
             score=assessment.decision_score,
             track=assessment.deciding_track,
             threshold=decision.threshold,
@@ -137,30 +150,87 @@ def build(
             )
             for i, frame in enumerate(samples.frames)
         ],
-        reproducibility=_reproducibility(provenance, options, version),
+        reproducibility=_reproducibility(context, options, version),
+        provenance=provenance_result(provenance),
     )
 
 
 def _reproducibility(
-    provenance: Provenance, options: PredictOptions, version: str
+    context: AnswerContext, options: PredictOptions, version: str
 ) -> Reproducibility:
     return Reproducibility(
-        model=provenance.model,
+        model=context.model,
         model_version=version,
-        model_digest=provenance.digest,
+        model_digest=context.digest,
         gateway_version=__version__,
         # The order is part of the answer clients may have recorded: keep it.
         settings={
             "fps": options.fps,
             "max_frames": options.max_frames,
             "operating_point": options.operating_point,
-            "runtime": provenance.runtime,
-            "detector": asdict(provenance.detector),
-            "face_margin": provenance.face_margin,
-            "crop_size": provenance.crop_size,
-            "threshold_setting": provenance.threshold_setting,
+            "runtime": context.runtime,
+            "detector": asdict(context.detector),
+            "face_margin": context.face_margin,
+            "crop_size": context.crop_size,
+            "threshold_setting": context.threshold_setting,
         },
     )
+
+
+def provenance_result(report: ProvenanceReport) -> ProvenanceResult:
+    c2pa, xmp, error = report.c2pa, report.xmp, report.error
+    return ProvenanceResult(
+        summary=report.summary,
+        message=report.message,
+        c2pa=None
+        if c2pa is None
+        else C2paResult(
+            validation=c2pa.validation,
+            validation_errors=[
+                ValidationErrorResult(code=code, explanation=explanation)
+                for code, explanation in c2pa.validation_errors
+            ],
+            trusted=c2pa.trusted,
+            claim_generator=c2pa.claim_generator,
+            title=c2pa.title,
+            signer=SignerResult(issuer=c2pa.signer.issuer, common_name=c2pa.signer.common_name),
+            signed_at=c2pa.signed_at,
+            actions=[
+                ActionResult(
+                    action=a.action,
+                    digital_source_type=a.digital_source_type,
+                    software_agent=a.software_agent,
+                )
+                for a in c2pa.actions
+            ],
+            ingredients=IngredientsResult(count=c2pa.ingredients, ai_generated=c2pa.ai_ingredient),
+        ),
+        xmp=None if xmp is None else XmpResult(digital_source_types=xmp.digital_source_types),
+        watermarks=[WatermarkResult(kind=w.kind, payload=w.payload) for w in report.watermarks],
+        error=None
+        if error is None
+        else ProvenanceErrorResult(code=error.code, message=error.message),
+        seconds=report.seconds,
+    )
+
+
+def declared_by(report: ProvenanceReport) -> str:
+    """Where a declaration was read, for the reasons' messages (in api.provenance's order)."""
+    c2pa = report.c2pa
+    if c2pa is not None and (report.summary == "edited_after_signing" or _declares_ai(c2pa)):
+        signer = c2pa.signer.common_name or c2pa.signer.issuer or "an unnamed signer"
+        trust = "a trusted signer" if c2pa.trusted else "not a trusted signer"
+        return f"its C2PA manifest (signed by {signer}, {trust})"
+    if report.xmp is not None:
+        return "its XMP metadata (unsigned: anyone can write it)"
+    if report.watermarks:
+        return f"an invisible watermark ({report.watermarks[0].kind})"
+    return "its metadata"
+
+
+def _declares_ai(c2pa: C2paReport) -> bool:
+    types = [a.digital_source_type for a in c2pa.actions]
+    return c2pa.ai_ingredient or any(is_ai_generated(t) or is_ai_edited(t) for t in types)
 
 
 def _jpeg(crop: np.ndarray) -> str:

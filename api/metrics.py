@@ -59,6 +59,18 @@ class Metrics:
         self.backend_errors = Counter(
             "gateway_backend_errors", "Scoring backend failures by kind", ["code"], registry=r
         )
+        self.provenance = Counter(
+            "gateway_provenance",
+            "Answers by what the file declares about its origin (provenance.summary)",
+            ["summary"],
+            registry=r,
+        )
+        self.provenance_errors = Counter(
+            "gateway_provenance_errors",
+            "Uploads whose provenance could not be read (corrupt or hostile manifests), by code",
+            ["code"],
+            registry=r,
+        )
         self.scores = Histogram(
             "gateway_video_score",
             "Video scores (P(fake)) by model version, to watch drift",

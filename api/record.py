@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.pipeline.extract import FaceSamples
+from api.provenance import ProvenanceReport
 
 
 @dataclass(slots=True)
@@ -25,6 +26,10 @@ class PredictRecord:
     # Scoring; `score_seconds` stays None until the backend was waited for.
     score_seconds: float | None = None  # in backend calls, mostly while the video was read
     score_wait_seconds: float = 0.0  # what the request waited for scores after the last frame
+    # Provenance (api.provenance); `provenance` (the summary) stays None until it was read.
+    provenance: str | None = None
+    provenance_seconds: float = 0.0
+    provenance_error: str | None = None  # the code of a manifest that could not be read
     # The answer; `verdict` stays None until it was built (`score` is None without a face).
     model_version: str | None = None
     score: float | None = None
@@ -39,6 +44,10 @@ class PredictRecord:
         self.face_frames = samples.face_frames
         self.decode_seconds = samples.decode_seconds
         self.detect_seconds = samples.detect_seconds
+
+    def inspected(self, report: ProvenanceReport) -> None:
+        self.provenance, self.provenance_seconds = report.summary, report.seconds
+        self.provenance_error = None if report.error is None else report.error.code
 
     def answered(self, version: str, score: float | None, verdict: str) -> None:
         self.model_version, self.score, self.verdict = version, score, verdict
@@ -64,6 +73,12 @@ class PredictRecord:
                 model_version=self.model_version,
                 score=None if self.score is None else round(self.score, 6),
                 verdict=self.verdict,
+            )
+        if self.provenance is not None:
+            fields.update(
+                provenance=self.provenance,
+                provenance_ms=_ms(self.provenance_seconds),
+                provenance_error=self.provenance_error,
             )
         return fields
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.pipeline.verdict import ReasonCode
+from api.pipeline.verdict import DecisionRule, ProvenanceSummary, ReasonCode
 
 
 class FrameSample(BaseModel):
@@ -59,7 +59,11 @@ class Reason(BaseModel):
 
 
 class Decision(BaseModel):
-    rule: Literal["most_suspicious_track"] = "most_suspicious_track"
+    rule: DecisionRule = Field(
+        "most_suspicious_track",
+        description="'most_suspicious_track' (the detector decided) or 'provenance' (the file "
+        "declares itself AI-generated; score and track are still the detector's)",
+    )
     score: float | None = Field(description="Score of the deciding track (None: nothing scored)")
     track: int | None = Field(description="Id of the deciding track")
     threshold: float = Field(ge=0, le=1)
@@ -85,6 +89,84 @@ class Reproducibility(BaseModel):
     )
     gateway_version: str
     settings: dict[str, object] = Field(description="Every setting that shaped this answer")
+
+
+# --- provenance: what the file says about its own origin (api/provenance) -------------------
+class SignerResult(BaseModel):
+    issuer: str | None = Field(description="Organisation of the signing certificate's issuer")
+    common_name: str | None = Field(description="Common name of the signing certificate")
+
+
+class ActionResult(BaseModel):
+    action: str = Field(description="C2PA action, e.g. 'c2pa.created', 'c2pa.edited'")
+    digital_source_type: str | None = Field(
+        description="IPTC digital source type the action declares, e.g. "
+        "'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia'"
+    )
+    software_agent: str | None = Field(description="The tool that performed the action")
+
+
+class IngredientsResult(BaseModel):
+    count: int = Field(ge=0, description="Ingredients (source files) the manifest lists")
+    ai_generated: bool = Field(description="True when an ingredient is declared AI-generated")
+
+
+class ValidationErrorResult(BaseModel):
+    code: str = Field(description="C2PA validation status code, e.g 'assertion.dataHash.mismatch'")
+    explanation: str
+
+
+class C2paResult(BaseModel):
+    validation: Literal["valid", "invalid"] = Field(
+        description="'valid': signature and hashes check out; 'invalid': see validation_errors "
+        "(a hash mismatch means the file was changed after signing)"
+    )
+    validation_errors: list[ValidationErrorResult]
+    trusted: bool = Field(
+        description="True when the signing certificate chains to one of C2PA_TRUST_ANCHORS "
+        "(none by default: every signer is untrusted until anchors are configured)"
+    )
+    claim_generator: str | None = Field(description="The software that wrote the manifest")
+    title: str | None = Field(description="The title the manifest gives the asset")
+    signer: SignerResult
+    signed_at: str | None = Field(description="Signing time (RFC 3339), when time-stamped")
+    actions: list[ActionResult] = Field(description="What the manifest says was done, in order")
+    ingredients: IngredientsResult
+
+
+class XmpResult(BaseModel):
+    digital_source_types: list[str] = Field(
+        description="IPTC Iptc4xmpExt:DigitalSourceType values in the file's XMP (unsigned: "
+        "anyone can write them, so they can only lower trust)"
+    )
+
+
+class WatermarkResult(BaseModel):
+    kind: str = Field(description="Which watermark was found")
+    payload: str = Field(description="What it carries")
+
+
+class ProvenanceErrorResult(BaseModel):
+    code: str = Field(description="Why provenance could not be read, e.g. a corrupt manifest")
+    message: str
+
+
+class ProvenanceResult(BaseModel):
+    summary: ProvenanceSummary = Field(
+        description="declared_ai_generated | declared_ai_edited | declared_captured (a trusted "
+        "signer only) | edited_after_signing | no_provenance"
+    )
+    message: str = Field(description="What the summary means for you, in plain words")
+    c2pa: C2paResult | None = Field(description="The active C2PA manifest (null: none found)")
+    xmp: XmpResult | None = Field(description="AI declarations in XMP metadata (null: none)")
+    watermarks: list[WatermarkResult] = Field(
+        description="Invisible watermarks found; an empty list proves nothing (re-encoding "
+        "erases them)"
+    )
+    error: ProvenanceErrorResult | None = Field(
+        description="Why the provenance could not be read (detection still answered)"
+    )
+    seconds: float = Field(ge=0, description="Time spent reading the provenance")
 
 
 class PredictResponse(BaseModel):
@@ -118,6 +200,10 @@ class PredictResponse(BaseModel):
     tracks: list[TrackResult]
     frames: list[FrameResult] = Field(description="Every sampled frame, with or without faces")
     reproducibility: Reproducibility
+    provenance: ProvenanceResult = Field(
+        description="What the file declares about its origin (C2PA, XMP, watermarks); it can "
+        "change `verdict`, never `score` or `label`"
+    )
 
 
 class HealthResponse(BaseModel):

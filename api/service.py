@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
-from api import answer, backends
+from api import answer, backends, provenance
 from api.admission import Admission
-from api.answer import DetectorSettings, Provenance
+from api.answer import AnswerContext, DetectorSettings
 from api.backends import ScoringBackend
 from api.digest import model_digest
 from api.errors import BackendError, UnsupportedMedia
@@ -29,7 +32,8 @@ from api.pipeline.extract import (
 )
 from api.pipeline.faces import DetectorConfig, HaarFaceDetector
 from api.pipeline.sniff import MediaKind, Sniffed, sniff_file
-from api.pipeline.verdict import assess
+from api.pipeline.verdict import apply_provenance, assess
+from api.provenance import ProvenanceError, ProvenanceReport
 from api.record import OnRecord, PredictRecord
 from api.schemas import PredictResponse
 from api.scoring import FrameScores, ScoreStream
@@ -39,6 +43,8 @@ from settings import Settings
 # Still images OpenCV decodes (imread), detected from the bytes by api.pipeline.sniff.
 IMAGE_FORMATS = {"JPEG", "PNG", "WebP", "BMP"}
 CASCADE = "haarcascade_frontalface_default"  # as reproducibility names it
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -98,6 +104,26 @@ class DetectionService:
         started = time.perf_counter()
         sniffed = await asyncio.get_running_loop().run_in_executor(self.pool, sniff_file, path)
         _require_media(sniffed)  # refused before the backend is asked anything
+        # Read alongside extraction, on the same pool; it never raises for a bad file.
+        declared = self._inspect(path, sniffed)
+        try:
+            return await self._detect(
+                path, sniffed, options, record, on_progress, declared, started
+            )
+        finally:
+            # A failed prediction drops it: cancelled if it has not started, else left to end.
+            declared.cancel()
+
+    async def _detect(
+        self,
+        path: Path,
+        sniffed: Sniffed,
+        options: PredictOptions,
+        record: PredictRecord,
+        on_progress: FrameProgress | None,
+        declared: asyncio.Future[ProvenanceReport],
+        started: float,
+    ) -> PredictResponse:
         crop_size = await self._crop_size(record)
         batch = self.settings.STREAM_BATCH
         # Every backend call's time goes to the record, cancelled calls' included.
@@ -112,9 +138,18 @@ class DetectionService:
                     "(audio-only, truncated or corrupt). Send a video with a picture track."
                 )
             scores = await self._score(stream, samples, record)
-        result = await self._answer(samples, scores, options, started, crop_size)
+        report = await declared
+        record.inspected(report)
+        result = await self._answer(samples, scores, options, started, crop_size, report)
         record.answered(result.version, result.score, result.verdict)
         return result
+
+    def _inspect(self, path: Path, sniffed: Sniffed) -> asyncio.Future[ProvenanceReport]:
+        kind: Literal["video", "image"] = "image" if _is_image(sniffed) else "video"
+        inspect = partial(
+            provenance.inspect, path, kind=kind, format=sniffed.format, settings=self.settings
+        )
+        return asyncio.get_running_loop().run_in_executor(self.pool, _never_fails, inspect)
 
     async def _crop_size(self, record: PredictRecord) -> int:
         """The crop size of the version that would answer now, asked before extraction.
@@ -202,9 +237,14 @@ class DetectionService:
         options: PredictOptions,
         started: float,
         crop_size: int,
+        report: ProvenanceReport,
     ) -> PredictResponse:
         decision = self.thresholds.decide(scores.version, options.operating_point)
-        assessment = assess(samples, scores.frames, decision.threshold, decision.band)
+        assessment = apply_provenance(
+            assess(samples, scores.frames, decision.threshold, decision.band),
+            report.summary,
+            answer.declared_by(report),
+        )
         # The latency leaves out the model digest (hashed once per version).
         latency_ms = round((time.perf_counter() - started) * 1000)
         return answer.build(
@@ -215,7 +255,8 @@ class DetectionService:
             options=options,
             version=scores.version,
             latency_ms=latency_ms,
-            provenance=await self._provenance(scores.version, crop_size),
+            context=await self._context(scores.version, crop_size),
+            provenance=report,
         )
 
     def _observe(self, record: PredictRecord) -> None:
@@ -228,6 +269,11 @@ class DetectionService:
             self.metrics.faces.observe(record.face_frames)
         for seconds in record.score_calls:
             stage.labels("score").observe(seconds)
+        if record.provenance is not None:
+            stage.labels("provenance").observe(record.provenance_seconds)
+            self.metrics.provenance.labels(record.provenance).inc()
+        if record.provenance_error is not None:
+            self.metrics.provenance_errors.labels(record.provenance_error).inc()
         if record.backend_error is not None:
             self.metrics.backend_errors.labels(record.backend_error).inc()
         if record.model_version is not None and record.score is not None:
@@ -236,10 +282,10 @@ class DetectionService:
     def _configured_version(self) -> str:
         return self.settings.MODEL_VERSION_LABEL or str(self.settings.MODEL_VERSION)
 
-    async def _provenance(self, version: str, crop_size: int) -> Provenance:
+    async def _context(self, version: str, crop_size: int) -> AnswerContext:
         settings = self.settings
         model_dir = settings.MODEL_BASE_PATH / settings.MODEL_NAME / version
-        return Provenance(
+        return AnswerContext(
             model=settings.MODEL_NAME,
             backend=self.backend.name,
             runtime=self.backend.runtime,
@@ -254,6 +300,26 @@ class DetectionService:
             face_margin=settings.FACE_MARGIN,
             crop_size=crop_size,
             threshold_setting=settings.THRESHOLD,
+        )
+
+
+def _never_fails(inspect: Callable[[], ProvenanceReport]) -> ProvenanceReport:
+    """provenance.inspect promises not to raise for bad input; should a bug make it raise, the
+    detector's answer still goes out, saying that provenance was not read."""
+    started = time.perf_counter()
+    try:
+        return inspect()
+    except Exception:
+        logger.exception("provenance.inspect raised")
+        return ProvenanceReport(
+            summary="no_provenance",
+            message="The file's provenance could not be read (an internal error, logged); the "
+            "verdict is the detector's alone.",
+            c2pa=None,
+            xmp=None,
+            watermarks=[],
+            error=ProvenanceError("internal_error", "provenance.inspect failed; see the log"),
+            seconds=time.perf_counter() - started,
         )
 
 

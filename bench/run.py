@@ -7,8 +7,9 @@ configured (downscaled detection that follows faces, crops as PNG to serving_enc
 model in-process) and an "original-style" gateway (full-resolution detection on every sampled
 frame, JSON float lists), the TF Serving ones behind the same stand-in running the shipped
 model; wall and CPU time per video; then 4 concurrent clients, the event loop's responsiveness
-under that load, peak RSS with a 1 GB upload, and face recall (also on every clip of
-../shared/data/videos). Prints a table and writes bench-out/bench.json.
+under that load, peak RSS with a 1 GB upload, face recall (also on every clip of
+../shared/data/videos), and what reading provenance costs (bench.provenance). Prints a table
+and writes bench-out/bench.json.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 import cv2
 import httpx
 
+from bench import provenance as provenance_cost
 from bench import recall
 from bench.clips import make_clips
 from settings import PROJECT_ROOT, Settings
@@ -311,10 +313,13 @@ def main(argv: list[str] | None = None) -> None:
     summary["recall"] = recall.measure(
         PROJECT_ROOT.parent / "shared/data/videos", Settings(_env_file=None)
     )
+    # What reading C2PA/XMP/watermarks costs per image and per 100 MB video (bench.provenance).
+    summary["provenance"] = provenance_cost.run(args.out, args.repeat)
     summary["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                           "opencv": cv2.__version__}  # fmt: skip
     (args.out / "bench.json").write_text(json.dumps(summary, indent=2))
     print(table(results, summary))
+    print("\n".join(provenance_cost.lines(summary["provenance"])))
     print(f"\nwrote {args.out / 'bench.json'}")
 
 

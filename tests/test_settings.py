@@ -59,10 +59,10 @@ def test_invalid_values_are_refused_at_start(values: dict[str, object], message:
 
 def test_env_example_lists_every_setting() -> None:
     text = (PROJECT_ROOT / ".env.example").read_text()
-    listed = set(re.findall(r"^#? ?([A-Z_]+)=", text, flags=re.MULTILINE))
+    listed = set(re.findall(r"^#? ?([A-Z0-9_]+)=", text, flags=re.MULTILINE))
     assert set(Settings.model_fields) <= listed
     # ... and every value it sets is valid.
-    values = dict(re.findall(r"^([A-Z_]+)=(.+)$", text, flags=re.MULTILINE))
+    values = dict(re.findall(r"^([A-Z0-9_]+)=(.+)$", text, flags=re.MULTILINE))
     Settings(_env_file=None, **values)
 
 

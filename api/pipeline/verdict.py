@@ -10,6 +10,18 @@ The rule, as documented in the README:
   few frames with a face, too dark, too blurry, a truncated file) or the decision score lies in
   the uncertainty band around the threshold; otherwise "fake" when the decision score >=
   threshold, else "real".
+
+Then what the file declares about itself (its C2PA manifest or XMP metadata, read by
+api.provenance) is applied by `apply_provenance`. Evidence that lowers trust counts whoever
+signed it; evidence that raises trust never overrides the detector:
+- declared_ai_generated: the verdict is "fake", decision rule "provenance", whatever the
+  detector found (a face the file says was generated is generated, scored or not);
+- declared_ai_edited, edited_after_signing: a "real" verdict becomes "uncertain" (the detector
+  may have judged an edit it cannot see); "fake" and "uncertain" stay;
+- declared_captured, no_provenance: no change and no reason. A capture claim, even from a
+  trusted signer, is reported under `provenance` only: it never overrides a detector's "fake"
+  (a signed file can show a screen or a print of a deepfake), and a "real" needs no support.
+The detector's own numbers (decision score, track) are kept in every case.
 """
 
 from __future__ import annotations
@@ -32,7 +44,20 @@ ReasonCode = Literal[
     "near_threshold",
     "low_coverage",
     "truncated_input",
+    "declared_ai_generated",
+    "declared_ai_edited",
+    "edited_after_signing",
 ]
+# The summaries api.provenance gives (its `Summary`; tests check that the two agree). Spelt out
+# here because the pipeline depends on nothing above it.
+ProvenanceSummary = Literal[
+    "declared_ai_generated",
+    "declared_ai_edited",
+    "declared_captured",
+    "edited_after_signing",
+    "no_provenance",
+]
+DecisionRule = Literal["most_suspicious_track", "provenance"]
 
 MIN_TRACK_FRAMES = 2
 MIN_FACE_FRAMES = 3  # a video judged on fewer frames with a face is a weak answer
@@ -49,7 +74,7 @@ TRUNCATED_BELOW = 0.9
 class Doubt:
     code: ReasonCode
     message: str
-    blocking: bool  # makes the verdict "uncertain"
+    blocking: bool  # makes the verdict "uncertain" (provenance reasons: see apply_provenance)
 
 
 @dataclass(slots=True)
@@ -72,6 +97,7 @@ class Assessment:
     reasons: list[Doubt] = field(default_factory=list)
     smallest_face_px: int | None = None
     median_face_px: float | None = None
+    rule: DecisionRule = "most_suspicious_track"
 
 
 def assess(
@@ -205,3 +231,44 @@ def decoded_share(samples: FaceSamples) -> float | None:
         return min(1.0, by_frames)
     by_time = (end.last_t + 1 / fps) / (declared / fps)
     return min(1.0, max(by_frames, by_time))
+
+
+def apply_provenance(
+    assessment: Assessment, summary: ProvenanceSummary, declared_by: str
+) -> Assessment:
+    """The verdict once the file's own declarations are counted (rules in the module's doc).
+
+    `declared_by` names where the declaration was read, e.g. "its C2PA manifest (signed by
+    Example CA, not a trusted signer)", for the reason's message."""
+    if summary == "declared_ai_generated":
+        assessment.reasons.append(
+            Doubt(
+                "declared_ai_generated",
+                f"The file declares itself AI-generated in {declared_by}: the verdict is fake "
+                "whatever the detector scored. Ask the source for the original if you "
+                "believe it was captured by a camera.",
+                blocking=False,  # it decides the verdict rather than weakening it
+            )
+        )
+        assessment.verdict, assessment.rule = "fake", "provenance"
+    elif summary in ("declared_ai_edited", "edited_after_signing"):
+        assessment.reasons.append(_lowered_trust(summary, declared_by))
+        if assessment.verdict == "real":
+            assessment.verdict = "uncertain"
+    return assessment
+
+
+def _lowered_trust(summary: ProvenanceSummary, declared_by: str) -> Doubt:
+    if summary == "declared_ai_edited":
+        message = (
+            f"The file declares that AI edited it, in {declared_by}: the detector may not see "
+            "such edits, so a real verdict is reported as uncertain. Check what was edited "
+            "(the manifest's actions) or ask the source for the unedited original."
+        )
+        return Doubt("declared_ai_edited", message, blocking=False)
+    message = (
+        f"The file was changed after it was signed: {declared_by} no longer matches its "
+        "content, so what the signer vouched for is not what was uploaded and a real verdict "
+        "is reported as uncertain. Ask the source for the file as it was signed."
+    )
+    return Doubt("edited_after_signing", message, blocking=False)

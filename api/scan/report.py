@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from api.scan.errors import ScanError
 
 EXIT_OK, EXIT_FAKE, EXIT_USAGE, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+SUMMARY_WIDTH = len("declared_ai_generated")  # the longest provenance summary
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Row:
     face_frames: int | None = None
     sampled_frames: int | None = None
     coverage: float | None = None  # face_frames / sampled_frames
+    provenance: str = ""  # provenance.summary, e.g. declared_ai_generated ("" without one)
     seconds: float = 0.0
     error_code: str = ""
     error: str = ""
@@ -43,6 +45,8 @@ class Row:
             face_frames=faces,
             sampled_frames=sampled,
             coverage=round(faces / sampled, 4) if faces is not None and sampled else None,
+            # Older gateways answer without provenance.
+            provenance=(answer.get("provenance") or {}).get("summary") or "",
             seconds=round(seconds, 3),
         )
 
@@ -64,10 +68,16 @@ def outcome_text(row: Row) -> str:
 
 def print_table(rows: Sequence[Row], out: TextIO) -> None:
     # Plain text, not a rich table: scripts split these lines on whitespace.
-    out.write(f"{'VERDICT':<10} {'SCORE':>6} {'FACES':>9} {'SECONDS':>8}  FILE\n")
+    out.write(
+        f"{'VERDICT':<10} {'SCORE':>6} {'FACES':>9} {'SECONDS':>8}  {'PROVENANCE':<{SUMMARY_WIDTH}}"
+        "  FILE\n"
+    )
     for r in rows:
         faces = f"{r.face_frames}/{r.sampled_frames}" if r.sampled_frames is not None else "-"
-        line = f"{r.verdict:<10} {score_text(r):>6} {faces:>9} {r.seconds:>8.2f}  {r.path}"
+        line = (
+            f"{r.verdict:<10} {score_text(r):>6} {faces:>9} {r.seconds:>8.2f}  "
+            f"{r.provenance or '-':<{SUMMARY_WIDTH}}  {r.path}"
+        )
         if r.error:
             line += f"  ({r.error_code}: {r.error})"
         out.write(line + "\n")

@@ -293,6 +293,7 @@ function showResult(answer) {
   ];
   $("facts").textContent = facts.join(" · ");
   showReasons(answer.reasons);
+  showProvenance(answer.provenance);
   showCoverage(answer.coverage);
   drawChart($("chart"), answer);
   showCrops(answer);
@@ -317,6 +318,60 @@ function showReasons(reasons) {
     list.append(item);
   }
   $("reasons-box").hidden = list.children.length === 0;
+}
+
+// The file's own declarations (C2PA manifest, XMP, watermarks): who signed, when, what was
+// declared, whether the signature holds and whether the signer is trusted. Hidden for answers
+// of gateways that do not read provenance.
+function provenanceEntries(p) {
+  const entries = [];
+  const c2pa = p.c2pa;
+  if (c2pa) {
+    const signer = c2pa.signer || {};
+    entries.push(["signed by", [signer.common_name, signer.issuer].filter(Boolean).join(", ") || "unnamed signer"]);
+    entries.push(["signed at", c2pa.signed_at || "no time-stamp"]);
+    const errors = (c2pa.validation_errors || []).map((e) => e.code).join(", ");
+    entries.push(["signature", c2pa.validation === "valid" ? "valid" : "invalid" + (errors ? " (" + errors + ")" : "")]);
+    entries.push(["trusted signer", c2pa.trusted ? "yes" : "no (not in this server's trust anchors)"]);
+    const declared = (c2pa.actions || []).map((a) =>
+      shortName(a.action) + (a.digital_source_type ? ": " + shortName(a.digital_source_type) : ""));
+    entries.push(["declared", declared.join("; ") || "no actions"]);
+    if (c2pa.claim_generator) entries.push(["made with", c2pa.claim_generator]);
+    const ingredients = c2pa.ingredients || {};
+    if (ingredients.count) {
+      entries.push(["ingredients", ingredients.count + (ingredients.ai_generated ? ", one declared AI-generated" : "")]);
+    }
+  }
+  if (p.xmp) entries.push(["XMP declares", (p.xmp.digital_source_types || []).map(shortName).join(", ")]);
+  const marks = (p.watermarks || []).map((w) => w.kind + (w.payload ? " (" + w.payload + ")" : ""));
+  entries.push(["watermarks", marks.join(", ") || "none found (re-encoding erases them: absence proves nothing)"]);
+  if (p.error) entries.push(["could not read", p.error.message + " (" + p.error.code + ")"]);
+  return entries;
+}
+
+// "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia" -> the last part.
+function shortName(value) {
+  return String(value).split(/[/#]/).pop().replace(/^c2pa\./, "");
+}
+
+function showProvenance(p) {
+  const box = $("provenance-box");
+  if (!p || typeof p !== "object") {
+    box.hidden = true;
+    return;
+  }
+  box.dataset.summary = p.summary || "";
+  $("provenance-message").textContent = p.message || "";
+  const list = $("provenance");
+  list.replaceChildren();
+  for (const [name, value] of provenanceEntries(p)) {
+    const term = document.createElement("dt");
+    term.textContent = name;
+    const text = document.createElement("dd");
+    text.textContent = value;
+    list.append(term, text);
+  }
+  box.hidden = false;
 }
 
 function showCoverage(coverage) {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,8 @@ from api.pipeline.decode import VideoInfo
 from api.pipeline.extract import FaceCrop, FaceSamples, SampledFrame
 from api.pipeline.faces import Box
 from api.pipeline.tracks import link
-from api.pipeline.verdict import assess
+from api.pipeline.verdict import Assessment, ProvenanceSummary, apply_provenance, assess
+from api.provenance import Summary
 
 INFO = VideoInfo(src_fps=10.0, total_frames=100, width=640, height=360)
 CHECKERBOARD = np.indices((64, 64)).sum(axis=0) % 2 * 2 - 1  # +-1: high Laplacian variance
@@ -104,3 +107,51 @@ def test_low_coverage_is_noted_but_does_not_block() -> None:
     result = assess(samples(frames), [[0.9], [0.9], [0.9], [], [], [], []], 0.5, (0.5, 0.5))
     assert result.verdict == "fake"
     assert [r.code for r in result.reasons] == ["low_coverage"]
+
+
+def detector(verdict: str) -> Assessment:
+    """A detector's assessment with the given verdict: fake, real, uncertain (near the
+    threshold) or uncertain without a face."""
+    scores = {"fake": 0.9, "real": 0.1, "uncertain": 0.5}
+    if verdict == "no_face":
+        return assess(samples([[], []]), [[], []], 0.5, (0.45, 0.55))
+    result = assess(samples([[A]] * 3), [[scores[verdict]]] * 3, 0.5, (0.45, 0.55))
+    assert result.verdict == verdict
+    return result
+
+
+# summary -> the verdict after it, for a detector's fake / real / uncertain / no face
+PROVENANCE_RULES: dict[str, tuple[str, str, str, str]] = {
+    "declared_ai_generated": ("fake", "fake", "fake", "fake"),
+    "declared_ai_edited": ("fake", "uncertain", "uncertain", "uncertain"),
+    "edited_after_signing": ("fake", "uncertain", "uncertain", "uncertain"),
+    "declared_captured": ("fake", "real", "uncertain", "uncertain"),
+    "no_provenance": ("fake", "real", "uncertain", "uncertain"),
+}
+
+
+@pytest.mark.parametrize("summary", PROVENANCE_RULES)
+@pytest.mark.parametrize("before", range(4))
+def test_provenance_rules(summary: ProvenanceSummary, before: int) -> None:
+    start = ("fake", "real", "uncertain", "no_face")[before]
+    original = detector(start)
+    codes_before = [r.code for r in original.reasons]
+    score, track = original.decision_score, original.deciding_track
+    result = apply_provenance(original, summary, "its C2PA manifest (signed by Example CA)")
+    assert result.verdict == PROVENANCE_RULES[summary][before]
+    added = [r.code for r in result.reasons][len(codes_before) :]
+    lowers = summary in ("declared_ai_generated", "declared_ai_edited", "edited_after_signing")
+    assert added == ([summary] if lowers else [])
+    assert result.rule == (
+        "provenance" if summary == "declared_ai_generated" else "most_suspicious_track"
+    )
+    # The detector's own figures stay for the user to see.
+    assert (result.decision_score, result.deciding_track) == (score, track)
+    if lowers:
+        assert "signed by Example CA" in result.reasons[-1].message
+
+
+def test_provenance_summaries_agree_with_the_library() -> None:
+    """verdict.py spells the summaries out (the pipeline imports nothing above it): the two
+    lists must not drift apart."""
+    assert set(get_args(ProvenanceSummary)) == set(get_args(Summary))

@@ -79,8 +79,9 @@ def test_metrics_move_after_a_request(make_client: AppFactory, videos: dict[str,
     before = sample(client, "gateway_requests_total", **route)
     assert predict(client, videos["short"]).status_code == 200  # type: ignore[attr-defined]
     assert sample(client, "gateway_requests_total", **route) == before + 1
-    for stage in ("decode", "detect", "score"):
+    for stage in ("decode", "detect", "score", "provenance"):
         assert sample(client, "gateway_stage_seconds_count", stage=stage) == 1
+    assert sample(client, "gateway_provenance_total", summary="no_provenance") == 1
     assert sample(client, "gateway_sampled_frames_sum") == 2
     assert sample(client, "gateway_face_frames_sum") == 2
     assert sample(client, "gateway_video_score_count", model_version="1") == 1
@@ -124,8 +125,9 @@ def test_one_structured_line_per_request(
     assert (line["route"], line["status"], line["model_version"]) == ("/predict", 200, "1")
     assert line["upload_bytes"] == videos["short"].stat().st_size
     assert (line["sampled_frames"], line["face_frames"]) == (2, 2)
-    for stage in ("decode_ms", "detect_ms", "score_ms", "duration_ms"):
+    for stage in ("decode_ms", "detect_ms", "score_ms", "provenance_ms", "duration_ms"):
         assert line[stage] >= 0
+    assert (line["provenance"], line["provenance_error"]) == ("no_provenance", None)
     assert len(access_log.records[0].getMessage()) < 1000  # no upload content
 
 

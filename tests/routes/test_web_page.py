@@ -28,7 +28,9 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from settings import Settings
+from tests.support import provenance as prov
 from tests.support.live_server import serve
+from tests.support.videos import astronaut_bgr
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 TOKEN = "page-key"
@@ -161,6 +163,14 @@ def test_page_checks_a_clip_and_draws_the_answer(
         y_of(expected["threshold"])
     )
 
+    # A plain generated clip declares nothing: the panel says so, in the API's words.
+    assert expected["provenance"]["summary"] == "no_provenance"
+    panel = provenance_panel(browser)
+    assert panel["summary"] == "no_provenance"
+    assert panel["message"] == expected["provenance"]["message"]
+    assert "signed by" not in panel["entries"]
+    assert panel["entries"]["watermarks"].startswith("none found")
+
     # The crops that were scored, asked for by the page and decoded by the browser.
     crops = browser.find_elements(By.CSS_SELECTOR, "#crops img")
     assert len(crops) == 40
@@ -177,6 +187,41 @@ def test_page_checks_a_clip_and_draws_the_answer(
     screenshot(browser, tmp_path / "web-page.png")
     if target := os.environ.get("WEB_PAGE_SCREENSHOT"):
         shutil.copyfile(tmp_path / "web-page.png", target)
+
+
+def test_the_provenance_panel_shows_a_declared_ai_image(
+    browser: webdriver.Chrome, site: Site, tmp_path: Path
+) -> None:
+    """A JPEG signed with C2PA Content Credentials that declare it AI-generated (a throwaway
+    CA, not trusted by this server): the panel says who signed, what was declared, that the
+    signature holds and that the signer is not trusted; the verdict is fake by provenance."""
+    ok, jpeg = cv2.imencode(".jpg", astronaut_bgr())
+    assert ok
+    definition = prov.manifest(prov.created(prov.AI, agent="Test Diffusion 2"))
+    upload = tmp_path / "generated.jpg"
+    upload.write_bytes(prov.sign(prov.make_pki(), jpeg.tobytes(), "image/jpeg", definition))
+
+    open_page(browser, site, TOKEN)
+    browser.find_element(By.ID, "file").send_keys(str(upload))
+    outcome = wait_for_outcome(browser)
+    assert outcome.get_attribute("id") == "result", browser.find_element(By.ID, "error").text
+    expected = api_answer(site, upload)
+    assert expected["provenance"]["summary"] == "declared_ai_generated"
+    assert browser.find_element(By.ID, "verdict").get_attribute("data-verdict") == "fake"
+    panel = provenance_panel(browser)
+    assert panel["summary"] == "declared_ai_generated"
+    assert panel["message"] == expected["provenance"]["message"]
+    entries = panel["entries"]
+    assert entries["signed by"] == f"{prov.SIGNER_NAME}, {prov.SIGNER_ORG}"
+    assert entries["signature"] == "valid"
+    assert entries["trusted signer"].startswith("no")
+    assert entries["declared"] == "created: trainedAlgorithmicMedia"
+    assert entries["signed at"] == (expected["provenance"]["c2pa"]["signed_at"] or "no time-stamp")
+    assert entries["watermarks"].startswith("none found")
+    # The reason the verdict is fake is listed with the others.
+    reasons = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#reasons li")]
+    assert any(r.endswith("declared_ai_generated") for r in reasons)
+    assert console_errors(browser) == []
 
 
 def test_errors_are_shown_in_plain_words(
@@ -255,7 +300,22 @@ def test_optional_parts_of_an_answer_are_drawn_when_present(
     # Face 0 is not seen between 0.5 s and 3 s (sampled every 0.5 s): the line breaks there.
     assert (series[0].get_attribute("d") or "").count("M") == 2
     assert len(browser.find_elements(By.CSS_SELECTOR, "#chart svg circle.point")) == 4
+    # No provenance key (a gateway from before it): no panel.
+    assert not browser.find_element(By.ID, "provenance-box").is_displayed()
     assert console_errors(browser) == []
+
+
+def provenance_panel(browser: webdriver.Chrome) -> dict[str, Any]:
+    """What the provenance panel shows: its summary, message and each term -> value."""
+    box = browser.find_element(By.ID, "provenance-box")
+    assert box.is_displayed()
+    terms = browser.find_elements(By.CSS_SELECTOR, "#provenance dt")
+    values = browser.find_elements(By.CSS_SELECTOR, "#provenance dd")
+    return {
+        "summary": box.get_attribute("data-summary"),
+        "message": browser.find_element(By.ID, "provenance-message").text,
+        "entries": {t.text: v.text for t, v in zip(terms, values, strict=True)},
+    }
 
 
 def y_of(score: float) -> float:

@@ -89,6 +89,7 @@ def test_in_process_scan_of_a_folder(
             direct["meta"]["sampled_frames"],
         )
         assert row["coverage"] == 1.0
+        assert row["provenance"] == direct["provenance"]["summary"] == "no_provenance"
         assert row["error"] == ""
     assert found["faces.MP4"]["sampled_frames"] == 8  # 4 s at 2 fps
     assert found["faces.MP4"]["verdict"] == "fake"  # so the exit status is 1
@@ -101,14 +102,16 @@ def test_in_process_scan_of_a_folder(
     assert [float(r["score"] or "nan") for r in table[1:]] == [r["score"] for r in rows[1:]]
 
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["VERDICT", "SCORE", "FACES", "SECONDS", "FILE"]
+    assert lines[0].split() == ["VERDICT", "SCORE", "FACES", "SECONDS", "PROVENANCE", "FILE"]
     verdicts = [row["verdict"] for row in rows]
     assert lines[-1] == (
         f"3 files: {verdicts.count('fake')} fake, {verdicts.count('real')} real, "
         f"{verdicts.count('uncertain')} uncertain, 1 failed"
     )
     assert any(
-        line.split()[:3] == ["fake", f"{found['faces.MP4']['score']:.3f}", "8/8"] for line in lines
+        line.split()[:3] == ["fake", f"{found['faces.MP4']['score']:.3f}", "8/8"]
+        and line.split()[4] == "no_provenance"
+        for line in lines
     )
     # Progress on stderr (not a terminal here: one line per file).
     assert "[3/3] " in result.stderr
