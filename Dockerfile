@@ -1,8 +1,9 @@
 # The gateway image: FastAPI + OpenCV, talking to TF Serving. Only the main Poetry group: no
 # TensorFlow, no LiteRT, no training code, so the image stays small; models/ (artefacts only) is
-# mounted at run time for the model cards. Expected size ~400 MB: python:3.11-slim ~130 MB plus the main dependencies
-# ~275 MB as installed (measured in .venv): opencv-python-headless 162 MB, numpy 72 MB, the rest
-# (FastAPI, uvicorn[standard], httpx, pydantic, orjson, prometheus-client) ~40 MB. With
+# mounted at run time for the model cards. Expected size ~480 MB: python:3.11-slim ~130 MB plus the main dependencies
+# ~350 MB as installed (measured in .venv): opencv-python-headless 162 MB, numpy 72 MB,
+# c2pa-python 53 MB (provenance), PyWavelets 9 MB, the rest (FastAPI, uvicorn[standard], httpx,
+# pydantic, orjson, prometheus-client, Pillow, SAQ, redis) ~55 MB. With
 # TensorFlow it would be ~2 GB more (tensorflow 1.9 GB installed, plus keras and friends).
 
 FROM python:3.11-slim AS deps
