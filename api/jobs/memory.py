@@ -1,7 +1,8 @@
 """Jobs in this process's memory (JOBS_BACKEND=memory, the default): enough for one gateway.
 
-With several replicas a client must come back to the replica that accepted its job (sticky
-routing), and a restart forgets every job (their files are removed at shutdown).
+With several replicas a client would have to come back to the replica that accepted its job,
+and a restart forgets every job (their files are removed at shutdown): replicas use
+JOBS_BACKEND=redis (api/jobs/redis.py) instead.
 
 Every job is an asyncio task owned by the JobManager. Its video file is removed in that task's
 `finally`, so it goes on every path: done, failed, cancelled and shutdown; expiry then only
