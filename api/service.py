@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from functools import partial
@@ -111,8 +111,11 @@ class DetectionService:
                 path, sniffed, options, record, on_progress, declared, started
             )
         finally:
-            # A failed prediction drops it: cancelled if it has not started, else left to end.
-            declared.cancel()
+            # A failed prediction drops it: cancelled if it has not started, else waited for
+            # (PROVENANCE_TIMEOUT bounds it), so that the caller does not remove the upload
+            # while it is still being read.
+            if not declared.cancel():
+                await asyncio.wait({asyncio.wrap_future(declared)})
 
     async def _detect(
         self,
@@ -121,7 +124,7 @@ class DetectionService:
         options: PredictOptions,
         record: PredictRecord,
         on_progress: FrameProgress | None,
-        declared: asyncio.Future[ProvenanceReport],
+        declared: Future[ProvenanceReport],
         started: float,
     ) -> PredictResponse:
         crop_size = await self._crop_size(record)
@@ -138,18 +141,18 @@ class DetectionService:
                     "(audio-only, truncated or corrupt). Send a video with a picture track."
                 )
             scores = await self._score(stream, samples, record)
-        report = await declared
+        report = await asyncio.wrap_future(declared)
         record.inspected(report)
         result = await self._answer(samples, scores, options, started, crop_size, report)
         record.answered(result.version, result.score, result.verdict)
         return result
 
-    def _inspect(self, path: Path, sniffed: Sniffed) -> asyncio.Future[ProvenanceReport]:
+    def _inspect(self, path: Path, sniffed: Sniffed) -> Future[ProvenanceReport]:
         kind: Literal["video", "image"] = "image" if _is_image(sniffed) else "video"
         inspect = partial(
             provenance.inspect, path, kind=kind, format=sniffed.format, settings=self.settings
         )
-        return asyncio.get_running_loop().run_in_executor(self.pool, _never_fails, inspect)
+        return self.pool.submit(_never_fails, inspect)
 
     async def _crop_size(self, record: PredictRecord) -> int:
         """The crop size of the version that would answer now, asked before extraction.

@@ -4,6 +4,7 @@ documented provenance.summary and verdict; score and label never move."""
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from tests.conftest import AppFactory
 from tests.routes.test_jobs import status_is, wait_for
 from tests.routes.test_observability import sample
 from tests.support import provenance as p
-from tests.support.videos import astronaut_bgr
+from tests.support.videos import astronaut_bgr, jpeg_declaring
 
 # The test model (mean red channel) scores the astronaut about 0.64: these thresholds make the
 # detector alone answer fake or real, with no band (the test models have no card).
@@ -261,3 +262,23 @@ def test_a_job_result_carries_provenance(files: dict[str, bytes], make_client: A
     assert state["status"] == "done", state
     assert state["result"]["provenance"]["summary"] == "declared_ai_generated"
     assert state["result"]["decision"]["rule"] == "provenance"
+
+
+def test_a_refused_upload_is_not_removed_while_provenance_reads_it(
+    make_client: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A header bomb is refused within a millisecond, while provenance still reads the file's
+    first megabytes for XMP: the prediction waits for that read before its upload is removed,
+    so provenance never finds its file gone (which it would log as a failure)."""
+    client = make_client(BACKEND="embedded")
+    # 8 MiB after the header: provenance scans the first 4 MiB for an XMP packet.
+    bomb = jpeg_declaring(30000, 30000) + bytes(8 * 2**20)
+    logger = logging.getLogger("api.provenance")  # under "api", which does not propagate
+    logger.addHandler(caplog.handler)
+    try:
+        for _ in range(20):
+            response = client.post("/predict", files={"file": ("bomb.jpg", bomb)})
+            assert response.json()["code"] == "too_many_pixels"
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
