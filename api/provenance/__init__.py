@@ -65,7 +65,7 @@ def inspect(
     except Exception as exc:  # a bug here must not fail detection: report it, log it
         log.exception("provenance inspection failed for a %s upload", format)
         error = ProvenanceError(
-            "internal", f"provenance could not be checked ({type(exc).__name__})"
+            "internal_error", f"provenance could not be checked ({type(exc).__name__})"
         )
         summary, message = summarize(None, None, [], error)
         return ProvenanceReport(

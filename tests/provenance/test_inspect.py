@@ -174,4 +174,4 @@ def test_a_bug_is_reported_not_raised(
     report = run(files, settings_for["none"], "ai.jpg")
     assert report.summary == "no_provenance"
     assert report.error is not None
-    assert report.error.code == "internal"
+    assert report.error.code == "internal_error"
