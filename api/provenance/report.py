@@ -56,7 +56,7 @@ class Watermark:
 
 @dataclass(frozen=True)
 class ProvenanceError:
-    code: str  # c2pa_malformed, c2pa_timeout, c2pa_too_large, xmp_malformed, internal
+    code: str  # c2pa_malformed, c2pa_timeout, c2pa_too_large, xmp_malformed, internal_error
     message: str
 
 
