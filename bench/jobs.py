@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,21 +37,15 @@ from typing import Any
 import httpx
 
 from api.callbacks import verify
+from bench.run import Process, base_env, started
 from settings import PROJECT_ROOT
+from tests.support.ports import free_port
 from tests.support.receiver import receiver
 from tests.support.redis_server import RedisServer
 from tests.support.videos import make_video
 
 SECRET = "bench-callback-secret"
-START_TIMEOUT = 120.0
 JOB_TIMEOUT = 600.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -64,8 +57,7 @@ class Deployment:
 
     def env(self, **extra: str) -> dict[str, str]:
         return {
-            "PATH": os.environ["PATH"],
-            "PYTHONPATH": str(PROJECT_ROOT),
+            **base_env(),
             "MODEL_BASE_PATH": str(PROJECT_ROOT / "models"),
             "BACKEND": "embedded",
             "JOBS_BACKEND": "redis",
@@ -80,59 +72,22 @@ class Deployment:
             **extra,
         }
 
-    def start(self, name: str, module: str, **extra: str) -> subprocess.Popen[bytes]:
-        log = (self.logs / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", module],
-            env=self.env(**extra),
-            cwd=self.logs,  # outside the repository: no developer's .env is read
-            stdout=log,
-            stderr=log,
-        )
-        self.stack.callback(_stop, process)
-        return process
+    def start(self, name: str, module: str, ready: str, **extra: str) -> Process:
+        # The log's folder is the working directory: outside the repository, so no
+        # developer's .env is read.
+        command = [sys.executable, "-m", module]
+        log = self.logs / f"{name}.log"
+        return self.stack.enter_context(started(command, self.env(**extra), log, ready))
 
     def gateway(self, name: str) -> str:
         port = free_port()
-        process = self.start(name, "api.server", HOST="127.0.0.1", PORT=str(port))
-        url = f"http://127.0.0.1:{port}"
-        _wait(lambda: _answers(url + "/health/live"), process, self.logs / f"{name}.log")
-        return url
+        ready = f"http://127.0.0.1:{port}/health/live"
+        return self.start(name, "api.server", ready, HOST="127.0.0.1", PORT=str(port)).url
 
     def worker(self, name: str) -> subprocess.Popen[bytes]:
         port = free_port()
-        process = self.start(name, "api.jobs.worker", WORKER_METRICS_PORT=str(port))
-        _wait(
-            lambda: _answers(f"http://127.0.0.1:{port}/metrics"), process, self.logs / f"{name}.log"
-        )
-        return process
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _wait(ready: Any, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while not ready():
-        if process.poll() is not None:
-            raise RuntimeError(f"{log.name} exited: {log.read_text()[-2000:]}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{log.name} did not start in {START_TIMEOUT:.0f} s")
-        time.sleep(0.2)
+        ready = f"http://127.0.0.1:{port}/metrics"
+        return self.start(name, "api.jobs.worker", ready, WORKER_METRICS_PORT=str(port)).popen
 
 
 @contextmanager

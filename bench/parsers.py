@@ -29,8 +29,9 @@ import cv2
 import uvicorn
 
 from api.server import config
-from bench.run import base_env, free_port, started
+from bench.run import base_env, started
 from settings import PROJECT_ROOT, Settings
+from tests.support.ports import free_port
 from tests.support.videos import astronaut_bgr
 
 PARSERS = ("h11", "httptools")

@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from bench import provenance as provenance_cost
 from bench import recall
 from bench.clips import make_clips
 from settings import PROJECT_ROOT, Settings
+from tests.support.ports import free_port
 
 # The default configuration (the model in-process), the production one (TF Serving, PNG
 # crops) and the original service's approach (full-resolution detection on every sampled
@@ -48,13 +48,6 @@ CONFIGS = {
 }
 OURS = ("embedded", "tfserving")
 GIB = 10**9
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def decode_floor(path: Path) -> tuple[float, float]:

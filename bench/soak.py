@@ -36,8 +36,9 @@ from typing import Any
 import cv2
 import httpx
 
-from bench.run import Process, base_env, free_port, started
+from bench.run import Process, base_env, started
 from settings import PROJECT_ROOT
+from tests.support.ports import free_port
 from tests.support.videos import astronaut_bgr, make_video
 
 RUNS = {"MALLOC_ARENA_MAX=2": "2", "glibc default": None}
