@@ -27,7 +27,7 @@ from api.callbacks import CallbackState, callback_client
 from api.errors import GatewayError, JobNotFound
 from api.jobs.backend import QueuePlaces
 from api.jobs.notify import notify, wants_callback
-from api.jobs.record import JobRecord, JobStatus
+from api.jobs.record import JobRecord, JobStatus, failure
 from api.metrics import Metrics
 from api.options import PredictOptions
 from api.pipeline.extract import FrameProgress
@@ -215,12 +215,11 @@ class JobManager:
         except asyncio.CancelledError:
             job.status = JobStatus.CANCELLED
             raise
-        except GatewayError as exc:
-            job.status, job.error, job.error_status = JobStatus.FAILED, exc.body(), exc.status_code
-        except Exception:
-            log.exception("job %s failed", job.id)
-            job.status, job.error_status = JobStatus.FAILED, 500
-            job.error = {"error": "The gateway failed on this video.", "code": "internal_error"}
+        except Exception as exc:
+            if not isinstance(exc, GatewayError):
+                log.exception("job %s failed", job.id)
+            job.status = JobStatus.FAILED
+            job.error, job.error_status = failure(exc)
         finally:
             job.stop.set()
             _remove(job.path)

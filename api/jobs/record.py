@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from api.errors import GatewayError
 from api.options import PredictOptions
 from api.schemas import PredictResponse
 
@@ -26,6 +27,15 @@ class JobStatus(StrEnum):
 
 
 FINISHED = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+def failure(exc: Exception) -> tuple[dict[str, Any], int]:
+    """A failed job's `error` and `error_status`: what /predict would have answered for `exc`
+    (an unexpected exception is the error tree's own 500 `internal_error`)."""
+    if isinstance(exc, GatewayError):
+        return exc.body(), exc.status_code
+    error = {"error": "The gateway failed on this video.", "code": GatewayError.code}
+    return error, GatewayError.status_code
 
 
 @dataclass(kw_only=True, eq=False)

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from api.errors import GatewayError
 from api.jobs import store
-from api.jobs.record import JobRecord, JobStatus
+from api.jobs.record import JobRecord, JobStatus, failure
 from api.jobs.storage import JobStorage
 from api.metrics import Metrics
 from api.pipeline.extract import FrameProgress
@@ -121,11 +121,10 @@ class Runner:
             except Exception as exc:
                 if stop.is_set():
                     return Outcome(JobStatus.CANCELLED)
-                if isinstance(exc, GatewayError):
-                    return Outcome(JobStatus.FAILED, error=exc.body(), error_status=exc.status_code)
-                log.exception("job %s failed", record.id)
-                error = {"error": "The gateway failed on this video.", "code": "internal_error"}
-                return Outcome(JobStatus.FAILED, error=error, error_status=500)
+                if not isinstance(exc, GatewayError):
+                    log.exception("job %s failed", record.id)
+                error, status = failure(exc)
+                return Outcome(JobStatus.FAILED, error=error, error_status=status)
             finally:
                 stop.set()
 
