@@ -20,7 +20,6 @@ from api.callbacks import check_callback_url
 from api.errors import InvalidRequest, Unauthorized
 from api.jobs import JobBackend, JobRecord
 from api.options import PredictOptions
-from api.pipeline.extract import FrameProgress
 from api.service import DetectionService
 from api.uploads import Upload, receive_upload
 from settings import MAX_FPS, MIN_FPS, Settings
@@ -185,21 +184,6 @@ def streamed_upload(
 T = TypeVar("T")
 
 
-class _Stopped(Exception):
-    """Raised in the pipeline thread once the client is gone, so decoding stops at its next
-    frame instead of running on for an answer nobody will read."""
-
-
-def stopping(stop: threading.Event) -> FrameProgress:
-    """A progress callback that stops the pipeline once `stop` is set."""
-
-    def report(_done: int, _expected: int | None) -> None:
-        if stop.is_set():
-            raise _Stopped
-
-    return report
-
-
 async def _until_disconnected(request: Request) -> None:
     """Return when the client goes away. Only once the body has been read: the messages
     that can come then are the disconnect (or, spuriously, empty body messages)."""
@@ -212,7 +196,7 @@ async def unless_disconnected(
 ) -> T:
     """Run `work(stop)`, watching for the client to go away meanwhile.
 
-    When it does, `stop` is set (with `stopping(stop)` as its progress callback the pipeline
+    When it does, `stop` is set (with `stop_when(stop)` as its progress callback the pipeline
     stops at its next frame), the work is waited for, so that the processing slot is held
     exactly as long as the work runs, and ClientDisconnect is raised: the middleware records
     499 (client closed request) instead of an answer nobody receives."""

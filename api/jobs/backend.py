@@ -3,14 +3,16 @@ process) or the Redis one (jobs in Redis, run by `deepfake-worker` processes).""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from pathlib import Path
 from typing import Protocol
 
 from api.errors import JobQueueFull
 from api.jobs.record import JobRecord
 from api.options import PredictOptions
+from api.pipeline.extract import FrameProgress
 from api.uploads import Upload
 
 QUEUE_FULL_RETRY_SECONDS = 5
@@ -21,6 +23,16 @@ def queue_full(size: int) -> JobQueueFull:
         f"The job queue is full ({size} jobs waiting, JOB_QUEUE_SIZE); retry later.",
         retry_after=QUEUE_FULL_RETRY_SECONDS,
     )
+
+
+def on_loop(loop: asyncio.AbstractEventLoop, advance: FrameProgress) -> FrameProgress:
+    """A progress callback for the pipeline's thread that only hops `advance` to the loop."""
+
+    def report(done: int, expected: int | None) -> None:
+        with suppress(RuntimeError):  # the loop closed under a job stopped at shutdown
+            loop.call_soon_threadsafe(advance, done, expected)
+
+    return report
 
 
 class QueuePlaces:

@@ -20,28 +20,24 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from api.callbacks import CallbackState, callback_client
 from api.errors import GatewayError, JobNotFound
-from api.jobs.backend import QueuePlaces
+from api.jobs.backend import QueuePlaces, on_loop
 from api.jobs.notify import notify, wants_callback
 from api.jobs.record import JobRecord, JobStatus, failure
 from api.metrics import Metrics
 from api.options import PredictOptions
-from api.pipeline.extract import FrameProgress
+from api.pipeline.extract import FrameProgress, stop_when
 from api.service import DetectionService
 from api.uploads import Upload
 
 log = logging.getLogger(__name__)
 
 # Retry-After for a full queue: jobs are long, so asking again every second would only add load.
-
-
-class _Stopped(Exception):
-    """Raised in the pipeline thread by the progress callback, so that a cancelled job stops
-    decoding at its next frame instead of running to the end unobserved."""
 
 
 @dataclass(kw_only=True, eq=False)
@@ -254,13 +250,7 @@ class JobManager:
     def _reporter(self, job: Job, loop: asyncio.AbstractEventLoop) -> FrameProgress:
         """The progress callback: runs on a pipeline thread, so it only hops to the loop."""
 
-        def report(done: int, expected: int | None) -> None:
-            if job.stop.is_set():
-                raise _Stopped
-            with suppress(RuntimeError):  # the loop closed under a job stopped at shutdown
-                loop.call_soon_threadsafe(_advance, job, done, expected)
-
-        return report
+        return stop_when(job.stop, on_loop(loop, partial(_advance, job)))
 
     async def _sweep_forever(self) -> None:
         interval = min(max(self.ttl / 4, 0.05), 30.0)

@@ -20,10 +20,11 @@ from redis.exceptions import RedisError
 
 from api.errors import GatewayError
 from api.jobs import store
+from api.jobs.backend import on_loop
 from api.jobs.record import JobRecord, JobStatus, failure
 from api.jobs.storage import JobStorage
 from api.metrics import Metrics
-from api.pipeline.extract import FrameProgress
+from api.pipeline.extract import FrameProgress, stop_when
 from api.schemas import PredictResponse
 from api.service import DetectionService
 from settings import Settings
@@ -34,11 +35,6 @@ PROGRESS_SECONDS = 0.25  # at most this often is progress written and published
 CANCEL_POLL_SECONDS = 1.0  # the cancel watcher re-reads the record this often when nothing comes
 
 Touch = Callable[[], Awaitable[None]]
-
-
-class _Stopped(Exception):
-    """Raised in the pipeline thread by the progress callback once the job was deleted, so
-    decoding stops at its next frame."""
 
 
 @dataclass
@@ -200,13 +196,7 @@ def _reporter(
 ) -> FrameProgress:
     """The progress callback: runs on a pipeline thread, so it only hops to the loop."""
 
-    def report(done: int, expected: int | None) -> None:
-        if stop.is_set():
-            raise _Stopped
-        with suppress(RuntimeError):  # the loop closed under a job stopped at shutdown
-            loop.call_soon_threadsafe(progress.advance, done, expected)
-
-    return report
+    return stop_when(stop, on_loop(loop, progress.advance))
 
 
 @asynccontextmanager

@@ -44,6 +44,23 @@ QUEUE_BYTES = 24 * 1024**2
 FrameProgress = Callable[[int, int | None], None]
 
 
+class Stopped(Exception):
+    """Raised in the pipeline's thread by a `stop_when` progress callback: the work is no
+    longer wanted (a cancelled job, a client gone), so decoding stops at its next frame."""
+
+
+def stop_when(stop: threading.Event, then: FrameProgress | None = None) -> FrameProgress:
+    """A progress callback that raises Stopped once `stop` is set, else passes on to `then`."""
+
+    def report(done: int, expected: int | None) -> None:
+        if stop.is_set():
+            raise Stopped
+        if then is not None:
+            then(done, expected)
+
+    return report
+
+
 MAX_FACES_PER_FRAME = 8  # the largest ones; bounds the cost of crowds
 
 

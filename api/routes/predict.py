@@ -11,7 +11,6 @@ from api.deps import (
     Authenticated,
     Options,
     Service,
-    stopping,
     streamed_upload,
     unless_disconnected,
 )
@@ -29,6 +28,7 @@ from api.errors import (
     UploadTooLarge,
 )
 from api.middleware import context_of
+from api.pipeline.extract import stop_when
 from api.routes.openapi import UPLOAD_BODY, error_responses
 from api.schemas import PredictResponse
 
@@ -76,7 +76,7 @@ async def predict(request: Request, service: Service, options: Options) -> Predi
                     upload.path,
                     options,
                     on_record=lambda record: log_fields.update(record.log_fields()),
-                    on_progress=stopping(stop),
+                    on_progress=stop_when(stop),
                 )
 
             return await unless_disconnected(request, work)
